@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the system tools outpost and its tests call (Debian 12). Safe to run again.
+set -euo pipefail
+packages=(
+  xorriso genisoimage dosfstools mtools gdisk fdisk e2fsprogs btrfs-progs xfsprogs cloud-guest-utils zstd
+  qemu-system-x86 qemu-utils ovmf debootstrap busybox-static systemd-boot-efi
+  ignition network-manager dbus iproute2 python3-sushy redfishtool podman runc
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

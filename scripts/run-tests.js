@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// The test entry point: static checks, then vitest; ends with a plain "N passed, N failed" line.
+// In CI a skipped test counts as a failure: everything this machine can run must run.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const args = process.argv.slice(2);
+const bin = (name) => path.resolve('node_modules/.bin', name);
+let passed = 0;
+let failed = 0;
+
+function step(name, cmd, cmdArgs) {
+  process.stdout.write(`== ${name}\n`);
+  const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit' });
+  if (r.status === 0) passed++;
+  else {
+    failed++;
+    process.stdout.write(`FAILED: ${name} (exit ${r.status ?? r.signal})\n`);
+  }
+}
+
+if (args.length === 0) {
+  step('typecheck', bin('tsc'), ['--noEmit']);
+  step('lint', bin('biome'), ['check', 'src', 'test', 'scripts', 'bin']);
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'outpost-tests-'));
+const report = path.join(dir, 'vitest.json');
+process.stdout.write('== vitest\n');
+const run = spawnSync(
+  bin('vitest'),
+  ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args],
+  {
+    stdio: 'inherit',
+  },
+);
+let skipped = 0;
+try {
+  const result = JSON.parse(readFileSync(report, 'utf8'));
+  passed += result.numPassedTests;
+  failed += result.numFailedTests;
+  skipped = result.numPendingTests + result.numTodoTests;
+  // A file that failed to load has no tests to count: count it as one failure.
+  for (const file of result.testResults) {
+    if (file.status === 'failed' && file.assertionResults.length === 0) {
+      failed++;
+      process.stdout.write(`FAILED to load: ${file.name}\n${file.message}\n`);
+    }
+  }
+  if (result.numTotalTests === 0) failed++;
+} catch (error) {
+  failed++;
+  process.stdout.write(`vitest produced no report (exit ${run.status}): ${error.message}\n`);
+}
+rmSync(dir, { recursive: true, force: true });
+if (run.status !== 0 && failed === 0) failed++;
+if (process.env.CI === 'true' && skipped > 0) {
+  process.stdout.write(`${skipped} test(s) skipped: in CI every test must run\n`);
+  failed += skipped;
+}
+process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+process.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,39 @@
+import { Command, CommanderError } from 'commander';
+import { formatDiagnosticsGrouped, InputError, OperationError } from '../common/diagnostics.ts';
+import { registerCommands } from './commands/index.ts';
+
+/** Runs the CLI and returns the process exit code: 0 ok, 1 operation failed, 2 bad input or usage. */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('outpost')
+    .description('Build site-ready edge images and roll them out to air-gapped sites')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerCommands(program);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    return reportError(error);
+  }
+}
+
+function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // --help and --version are CommanderErrors with exit code 0.
+    return error.exitCode === 0 ? 0 : 2;
+  }
+  if (error instanceof InputError) {
+    process.stderr.write(`${error.message}\n`);
+    if (error.diagnostics.length) process.stderr.write(`${formatDiagnosticsGrouped(error.diagnostics)}\n`);
+    return 2;
+  }
+  if (error instanceof OperationError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    return 1;
+  }
+  process.stderr.write(
+    `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  return 1;
+}

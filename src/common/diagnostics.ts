@@ -1,0 +1,62 @@
+/** One problem found in user input, positioned so an editor can jump to it. */
+export interface Diagnostic {
+  file: string;
+  line: number;
+  col: number;
+  /** Dotted path of the field, e.g. `operatingSystem.users[1].username`; empty for whole-file problems. */
+  path: string;
+  message: string;
+  /** Grouping used when printing many problems at once, e.g. `Image`, `Operating system`. */
+  section?: string;
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = `${d.file}:${d.line}:${d.col}`;
+  return d.path ? `${where}: ${d.path}: ${d.message}` : `${where}: ${d.message}`;
+}
+
+/** Prints diagnostics grouped by section, in first-seen section order, each group sorted by position. */
+export function formatDiagnosticsGrouped(diagnostics: readonly Diagnostic[]): string {
+  const groups = new Map<string, Diagnostic[]>();
+  for (const d of diagnostics) {
+    const key = d.section ?? 'General';
+    const group = groups.get(key) ?? [];
+    group.push(d);
+    groups.set(key, group);
+  }
+  const lines: string[] = [];
+  for (const [section, group] of groups) {
+    lines.push(`${section}:`);
+    group.sort(byPosition);
+    for (const d of group) lines.push(`  ${formatDiagnostic(d)}`);
+  }
+  return lines.join('\n');
+}
+
+export function byPosition(a: Diagnostic, b: Diagnostic): number {
+  return a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col;
+}
+
+/**
+ * Bad user input: the CLI prints the diagnostics and exits with code 2.
+ * Thrown only at I/O edges; validators return diagnostics instead so every problem is reported in one run.
+ */
+export class InputError extends Error {
+  readonly exitCode = 2;
+  readonly diagnostics: Diagnostic[];
+
+  constructor(message: string, diagnostics: Diagnostic[] = []) {
+    super(message);
+    this.name = 'InputError';
+    this.diagnostics = diagnostics;
+  }
+}
+
+/** An error caused by the environment (missing tool, failed mount), not by the input: exit code 1. */
+export class OperationError extends Error {
+  readonly exitCode = 1;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'OperationError';
+  }
+}

@@ -25,12 +25,14 @@ export class YamlSource {
   readonly root: YamlCursor;
   private readonly lineCounter = new LineCounter();
 
-  constructor(
-    readonly file: string,
-    readonly text: string,
-    readonly env: Environment = {},
-    section?: string,
-  ) {
+  readonly file: string;
+  readonly text: string;
+  readonly env: Environment;
+
+  constructor(file: string, text: string, env: Environment = {}, section?: string) {
+    this.file = file;
+    this.text = text;
+    this.env = env;
     const doc = parseDocument(text, { lineCounter: this.lineCounter, uniqueKeys: true, prettyErrors: false });
     for (const e of [...doc.errors, ...doc.warnings.filter((w) => w.code !== 'TAG_RESOLVE_FAILED')]) {
       const [line, col] = this.position(e.pos[0]);
@@ -68,14 +70,26 @@ function firstLine(message: string): string {
 
 /** A position in a YAML document (a node, or a missing field of a parent) with its dotted path. */
 export class YamlCursor {
+  readonly source: YamlSource;
+  readonly node: Node | null | undefined;
+  readonly path: string;
+  readonly section: string | undefined;
+  /** Node to point at when this field is missing: the parent map. */
+  private readonly anchor: Node | null | undefined;
+
   constructor(
-    readonly source: YamlSource,
-    readonly node: Node | null | undefined,
-    readonly path: string,
-    readonly section?: string,
-    /** Node to point at when this field is missing: the parent map or its key. */
-    private readonly anchor?: Node | null,
-  ) {}
+    source: YamlSource,
+    node: Node | null | undefined,
+    path: string,
+    section?: string,
+    anchor?: Node | null,
+  ) {
+    this.source = source;
+    this.node = node;
+    this.path = path;
+    this.section = section;
+    this.anchor = anchor;
+  }
 
   get present(): boolean {
     return (

@@ -4,6 +4,7 @@ import {
   isSeq,
   LineCounter,
   type Node,
+  parseAllDocuments,
   parseDocument,
   type Scalar,
   type YAMLMap,
@@ -29,23 +30,43 @@ export class YamlSource {
   readonly text: string;
   readonly env: Environment;
 
-  constructor(file: string, text: string, env: Environment = {}, section?: string) {
+  /** Every document of a multi-document file (`---` separated); just `[root]` otherwise. */
+  readonly documents: YamlCursor[];
+
+  constructor(
+    file: string,
+    text: string,
+    env: Environment = {},
+    section?: string,
+    opts: { multiDocument?: boolean } = {},
+  ) {
     this.file = file;
     this.text = text;
     this.env = env;
-    const doc = parseDocument(text, { lineCounter: this.lineCounter, uniqueKeys: true, prettyErrors: false });
-    for (const e of [...doc.errors, ...doc.warnings.filter((w) => w.code !== 'TAG_RESOLVE_FAILED')]) {
-      const [line, col] = this.position(e.pos[0]);
-      this.diagnostics.push({
-        file,
-        line,
-        col,
-        path: '',
-        message: `YAML syntax error: ${firstLine(e.message)}`,
-        section: 'YAML',
-      });
+    const parseOptions = { lineCounter: this.lineCounter, uniqueKeys: true, prettyErrors: false } as const;
+    const parsed = opts.multiDocument
+      ? parseAllDocuments(text, parseOptions)
+      : [parseDocument(text, parseOptions)];
+    const docs = Array.isArray(parsed) ? parsed : [];
+    let failed = !Array.isArray(parsed);
+    for (const doc of docs) {
+      failed ||= doc.errors.length > 0;
+      for (const e of [...doc.errors, ...doc.warnings.filter((w) => w.code !== 'TAG_RESOLVE_FAILED')]) {
+        const [line, col] = this.position(e.pos[0]);
+        this.diagnostics.push({
+          file,
+          line,
+          col,
+          path: '',
+          message: `YAML syntax error: ${firstLine(e.message)}`,
+          section: 'YAML',
+        });
+      }
     }
-    this.root = new YamlCursor(this, doc.errors.length ? null : (doc.contents as Node | null), '', section);
+    this.documents = failed
+      ? []
+      : docs.map((doc) => new YamlCursor(this, doc.contents as Node | null, '', section));
+    this.root = this.documents[0] ?? new YamlCursor(this, null, '', section);
   }
 
   get ok(): boolean {
@@ -76,6 +97,8 @@ export class YamlCursor {
   readonly section: string | undefined;
   /** Node to point at when this field is missing: the parent map. */
   private readonly anchor: Node | null | undefined;
+  /** The key of this field in its parent map, for messages about the field itself rather than its value. */
+  private readonly keyNode: Node | undefined;
 
   constructor(
     source: YamlSource,
@@ -83,12 +106,14 @@ export class YamlCursor {
     path: string,
     section?: string,
     anchor?: Node | null,
+    keyNode?: Node,
   ) {
     this.source = source;
     this.node = node;
     this.path = path;
     this.section = section;
     this.anchor = anchor;
+    this.keyNode = keyNode;
   }
 
   get present(): boolean {
@@ -106,7 +131,7 @@ export class YamlCursor {
   }
 
   inSection(section: string): YamlCursor {
-    return new YamlCursor(this.source, this.node, this.path, section, this.anchor);
+    return new YamlCursor(this.source, this.node, this.path, section, this.anchor, this.keyNode);
   }
 
   /** Line and column of this field, or of where it should have been. */
@@ -121,6 +146,23 @@ export class YamlCursor {
     this.source.diagnostics.push({ file: this.source.file, line, col, path, message, section: this.section });
   }
 
+  /** Like error(), but points at the field's key (e.g. a field not allowed here) when there is one. */
+  errorAtKey(message: string): void {
+    if (!this.keyNode?.range) {
+      this.error(message);
+      return;
+    }
+    const [line, col] = this.source.position(this.keyNode.range[0]);
+    this.source.diagnostics.push({
+      file: this.source.file,
+      line,
+      col,
+      path: this.path,
+      message,
+      section: this.section,
+    });
+  }
+
   /** A child field of a map (missing children point at the parent). */
   get(key: string): YamlCursor {
     const childPath = this.path ? `${this.path}.${key}` : key;
@@ -132,6 +174,7 @@ export class YamlCursor {
       childPath,
       this.section,
       this.node,
+      pair ? (pair.key as Node) : undefined,
     );
   }
 

@@ -105,3 +105,16 @@ export interface LoadedDefinition {
   /** Resolved environment values; never print them. */
   secrets: ReadonlySet<string>;
 }
+
+/**
+ * What the parser could read from a definition that may still have problems: every field optional.
+ * Cross-file checks run on it so one run reports every problem; only a definition without
+ * diagnostics becomes an ImageDefinition.
+ */
+export type Draft<T> = T extends readonly (infer U)[]
+  ? Draft<U>[]
+  : T extends object
+    ? { [K in keyof T]?: Draft<T[K]> }
+    : T;
+
+export type DefinitionDraft = Draft<ImageDefinition>;

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// Times `outpost validate` on the example definition, CLI start-up included, against a baseline
+// measured in the same run: bare `node -e 0` start-up. Target: well under a second.
+import { spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 10);
+const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const node = process.execPath;
+
+function run(args, cwd) {
+  const start = process.hrtime.bigint();
+  const result = spawnSync(node, args, { cwd, encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (result.status !== 0) {
+    throw new Error(`${args.join(' ')} exited ${result.status}:\n${result.stdout}${result.stderr}`);
+  }
+  return ms;
+}
+
+function measure(args, cwd) {
+  run(args, cwd); // warm the file cache
+  const times = Array.from({ length: RUNS }, () => run(args, cwd)).sort((a, b) => a - b);
+  const middle = Math.floor(times.length / 2);
+  const median = times.length % 2 ? times[middle] : (times[middle - 1] + times[middle]) / 2;
+  return { median, min: times[0] };
+}
+
+/** A copy of the example config dir with a tiny real GPT disk (sgdisk) as the base image. */
+function exampleConfigDir() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'outpost-bench-'));
+  copyFileSync(path.join(repo, 'example.yaml'), path.join(dir, 'example.yaml'));
+  for (const sub of ['custom', 'network'])
+    cpSync(path.join(repo, sub), path.join(dir, sub), { recursive: true });
+  const baseImage = parse(readFileSync(path.join(repo, 'example.yaml'), 'utf8')).image.baseImage;
+  const image = path.join(dir, 'base-images', baseImage);
+  mkdirSync(path.dirname(image), { recursive: true });
+  writeFileSync(image, '');
+  truncateSync(image, 4 * 2 ** 20);
+  const sgdisk = spawnSync('sgdisk', ['-n', '1:2048:0', '-t', '1:8300', image], { encoding: 'utf8' });
+  if (sgdisk.status !== 0) throw new Error(`sgdisk failed: ${sgdisk.stderr}`);
+  return dir;
+}
+
+const dir = exampleConfigDir();
+try {
+  const validate = measure(
+    [path.join(repo, 'bin/outpost.js'), 'validate', '--config-dir', dir, '--definition-file', 'example.yaml'],
+    dir,
+  );
+  const baseline = measure(['-e', '0'], dir);
+  const fmt = (ms) => `${ms.toFixed(1).padStart(7)} ms`;
+  console.log(`outpost validate example.yaml (${RUNS} runs, CLI start-up included)`);
+  console.log(`  validate        median ${fmt(validate.median)}   min ${fmt(validate.min)}`);
+  console.log(`  node -e 0       median ${fmt(baseline.median)}   min ${fmt(baseline.min)}`);
+  console.log(`  ratio (median)  ${(validate.median / baseline.median).toFixed(2)}x node start-up`);
+  console.log(`  target          < 1000 ms: ${validate.median < 1000 ? 'met' : 'NOT met'}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { byPosition, type Diagnostic } from '../common/diagnostics.ts';
+import { type Environment, YamlSource } from '../common/yaml-cursor.ts';
+import { type ConfigDirCheckContext, configDirChecks } from './config-dir-checks.ts';
+import { locateField } from './locate.ts';
+import { parseDefinition } from './parse.ts';
+import { SECTIONS, sectionRank } from './section-names.ts';
+import type { DefinitionDraft, ImageDefinition, LoadedDefinition } from './types.ts';
+
+export interface LoadOptions {
+  /** The config directory (EIB's --config-dir). */
+  configDir: string;
+  /** The definition file, relative to the config directory (EIB's --definition-file) or absolute. */
+  definitionFile: string;
+  /** Where `${NAME}` references are resolved from. */
+  env: Environment;
+  /** File names in diagnostics are relative to this directory; default: the working directory. */
+  cwd?: string;
+}
+
+/**
+ * Reads and checks a definition and its config directory. Every problem found is returned, grouped
+ * by section; `loaded` is set only when there is none. Messages never contain values resolved from
+ * the environment.
+ */
+export async function loadDefinition(
+  opts: LoadOptions,
+): Promise<{ loaded?: LoadedDefinition; diagnostics: Diagnostic[] }> {
+  const configDir = path.resolve(opts.configDir);
+  const file = path.resolve(configDir, opts.definitionFile);
+  const cwd = opts.cwd ?? process.cwd();
+  const display = (absolute: string) => path.relative(cwd, absolute) || path.basename(absolute);
+  const shownFile = display(file);
+
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : String(error);
+    const message = `cannot read the definition file: ${reason}`;
+    return {
+      diagnostics: [{ file: shownFile, line: 1, col: 1, path: '', message, section: SECTIONS.definition }],
+    };
+  }
+
+  const source = new YamlSource(shownFile, text, opts.env);
+  const definition = parseDefinition(source);
+  const ctx = checkContext(configDir, definition, source, display);
+  const crossFile = await Promise.all(configDirChecks.map((check) => check(ctx)));
+  const diagnostics = sortBySection(redact([...source.diagnostics, ...crossFile.flat()], source.secrets));
+  if (diagnostics.length) return { diagnostics };
+  return {
+    // Every required field was checked while parsing, so a draft without diagnostics is complete.
+    loaded: { definition: definition as ImageDefinition, file, configDir, secrets: source.secrets },
+    diagnostics,
+  };
+}
+
+function checkContext(
+  configDir: string,
+  definition: DefinitionDraft,
+  source: YamlSource,
+  display: (absolute: string) => string,
+): ConfigDirCheckContext {
+  return {
+    configDir,
+    definition,
+    displayPath: (relative) => display(path.join(configDir, relative)),
+    atField(fieldPath, message, section) {
+      const node = locateField(source.root.node, fieldPath);
+      const [line, col] = node?.range ? source.position(node.range[0]) : [1, 1];
+      return { file: source.file, line, col, path: fieldPath, message, section };
+    },
+    atFile(relative, message, section) {
+      return { file: display(path.join(configDir, relative)), line: 1, col: 1, path: '', message, section };
+    },
+  };
+}
+
+/** Belt and braces: a message that quotes a value resolved from the environment gets it masked. */
+function redact(diagnostics: Diagnostic[], secrets: ReadonlySet<string>): Diagnostic[] {
+  const values = [...secrets].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  if (!values.length) return diagnostics;
+  return diagnostics.map((d) => {
+    let message = d.message;
+    for (const value of values) message = message.replaceAll(value, '<redacted>');
+    return message === d.message ? d : { ...d, message };
+  });
+}
+
+function sortBySection(diagnostics: Diagnostic[]): Diagnostic[] {
+  return diagnostics.sort((a, b) => sectionRank(a.section) - sectionRank(b.section) || byPosition(a, b));
+}

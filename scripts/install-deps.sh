@@ -5,6 +5,8 @@ packages=(
   xorriso genisoimage dosfstools mtools gdisk fdisk e2fsprogs btrfs-progs xfsprogs cloud-guest-utils zstd
   qemu-system-x86 qemu-utils ovmf debootstrap busybox-static systemd-boot-efi
   ignition network-manager dbus iproute2 python3-sushy redfishtool podman runc
+  isolinux syslinux-common cpio
+  grub-common grub-pc-bin grub-efi-amd64-bin
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -16,3 +18,5 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# The kernel the self-installing ISO boots (Debian's generic kernel, unpacked into /var/cache/outpost).
+bash "$(dirname "$0")/fetch-installer-kernel.sh"

@@ -24,7 +24,8 @@ report() {
   log "[$1] $2 ${3:+$3% }$4"
   [ -n "$OUTPOST_CALLBACK_URL" ] || return 0
   body="{\"phase\":\"$1\",\"status\":\"$2\",\"progress\":${3:-null},\"message\":\"$(json_escape "$4")\"}"
-  wget -q -T 10 -O /dev/null --header 'Content-Type: application/json' \
+  # busybox wget's own -T crashes in Debian's static build: bound it with timeout(1) instead.
+  timeout 15 wget -q -O /dev/null --header 'Content-Type: application/json' \
     --header "Authorization: Bearer $OUTPOST_CALLBACK_TOKEN" --post-data "$body" "$OUTPOST_CALLBACK_URL" 2>/dev/null ||
     log "could not reach $OUTPOST_CALLBACK_URL"
 }
@@ -117,7 +118,8 @@ disk_matches() {
   return 0
 }
 
-# The smallest matching disk, like Ironic: never the install medium itself.
+# Sets TARGET to the smallest matching disk, like Ironic; never the install medium itself.
+# Runs in the main shell (not in $(...)) so a failure is logged and reported, not captured.
 choose_disk() {
   medium=$(awk '$2 == "/media/install" {print $1}' /proc/mounts | sed 's|/dev/||; s|[0-9]*$||')
   best=""; best_size=""; seen=""
@@ -131,7 +133,7 @@ choose_disk() {
     if [ -z "$best" ] || [ "$size" -lt "$best_size" ]; then best=$dev; best_size=$size; fi
   done
   [ -n "$best" ] || fail "no disk matches the root device hints (image needs $OUTPOST_IMAGE_SIZE bytes); disks:${seen:- none}"
-  echo "$best"
+  TARGET=$best
 }
 
 # fetch_chunk OFFSET LENGTH: one chunk of the image into /tmp/chunk, retried; the whole chunk or failure.
@@ -143,7 +145,7 @@ fetch_chunk() {
       dd if="/media/install/$OUTPOST_IMAGE_FILE" of=/tmp/chunk bs=1M skip=$((off / 1048576)) count=$((len / 1048576 + 1)) 2>/dev/null
       head -c "$len" /tmp/chunk >/tmp/chunk.part && mv /tmp/chunk.part /tmp/chunk
     else
-      wget -q -T 30 -O /tmp/chunk --header "Range: bytes=$off-$((off + len - 1))" "$OUTPOST_IMAGE_URL" 2>/dev/null
+      timeout 120 wget -q -O /tmp/chunk --header "Range: bytes=$off-$((off + len - 1))" "$OUTPOST_IMAGE_URL" 2>/dev/null
     fi
     [ -f /tmp/chunk ] && [ "$(stat -c %s /tmp/chunk)" -eq "$len" ] && return 0
     log "chunk at byte $off failed (attempt $attempt of $FETCH_ATTEMPTS), retrying"
@@ -202,13 +204,13 @@ log "starting (kernel $(uname -r))"
 load_modules
 find_install_medium || fail "install medium with outpost/install.conf not found"
 . /media/install/outpost/install.conf
-report install running 0 "installer started on $(uname -r)"
 bring_up_network
-target=$(choose_disk) || exit 1
-report disk done "" "selected /dev/$target ($(($(cat "/sys/block/$target/size") * 512)) bytes)"
-write_image "$target"
-write_config_drive "$target"
-report install done 100 "image written to /dev/$target; rebooting to disk"
+report install running 0 "installer started on $(uname -r)"
+choose_disk
+report disk done "" "selected /dev/$TARGET ($(($(cat "/sys/block/$TARGET/size") * 512)) bytes)"
+write_image "$TARGET"
+write_config_drive "$TARGET"
+report install done 100 "image written to /dev/$TARGET; rebooting to disk"
 sync
 umount /media/install 2>/dev/null
 if [ "$OUTPOST_REBOOT" = false ]; then poweroff -f; else reboot -f; fi

@@ -1,0 +1,107 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { InputError } from '../../common/diagnostics.ts';
+
+interface ServeOptions {
+  stateDir: string;
+  listen: string;
+  mediaDir: string;
+  advertiseUrl?: string;
+  hostUrl?: string;
+  concurrency: string;
+  backoffBase: string;
+  callbackTimeout: string;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description(
+      'Run the management service: inventory, BMC lifecycle over Redfish, media server, callbacks, API',
+    )
+    .requiredOption('--state-dir <dir>', 'where the database, credentials file and API token live')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8080')
+    .requiredOption('--media-dir <dir>', 'images and ISOs served at /media/<name>')
+    .option(
+      '--advertise-url <url>',
+      'URL BMCs reach this service at, for virtual media (default: http://<listen>)',
+    )
+    .option(
+      '--host-url <url>',
+      'URL the hosts being installed reach this service at, for image download and callbacks (default: --advertise-url)',
+    )
+    .option('--concurrency <n>', 'hosts worked on at once', '16')
+    .option(
+      '--backoff-base <seconds>',
+      'first retry delay after an error (doubles per error, max 10 min)',
+      '10',
+    )
+    .option(
+      '--callback-timeout <minutes>',
+      'how long provisioning waits for each installer/first-boot callback',
+      '60',
+    )
+    .action(async (opts: ServeOptions) => {
+      const { host, port } = parseListen(opts.listen);
+      const concurrency = positiveNumber('--concurrency', opts.concurrency);
+      const backoffBaseMs = positiveNumber('--backoff-base', opts.backoffBase) * 1000;
+      const callbackTimeoutMs = positiveNumber('--callback-timeout', opts.callbackTimeout) * 60_000;
+      for (const [flag, value] of [
+        ['--advertise-url', opts.advertiseUrl],
+        ['--host-url', opts.hostUrl],
+      ] as const) {
+        if (value && !/^https?:\/\/[^/?#]+$/.test(value.replace(/\/$/, ''))) {
+          throw new InputError(`${flag} must be http(s)://host[:port], not '${value}'`);
+        }
+      }
+      quietSqliteWarning();
+      // Loaded here so other commands do not load node:sqlite.
+      const { startService } = await import('../../service/service.ts');
+      const stateDir = path.resolve(opts.stateDir);
+      const service = await startService({
+        stateDir,
+        mediaDir: path.resolve(opts.mediaDir),
+        host,
+        port,
+        concurrency,
+        timing: { backoffBaseMs, callbackTimeoutMs },
+        ...(opts.advertiseUrl && { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
+        ...(opts.hostUrl && { hostUrl: opts.hostUrl.replace(/\/$/, '') }),
+      });
+      process.stdout.write(
+        `outpost service listening on ${service.url} (API token in ${path.join(stateDir, 'api-token')})\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      process.stdout.write('stopping: waiting for the steps under way\n');
+      await service.close();
+    });
+}
+
+function parseListen(listen: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
+  const port = match ? Number(match[3]) : Number.NaN;
+  if (!match || port > 65535)
+    throw new InputError(`--listen must be HOST:PORT (e.g. 127.0.0.1:8080), not '${listen}'`);
+  return { host: match[1] ?? match[2]!, port };
+}
+
+function positiveNumber(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InputError(`${flag} must be a positive number, not '${value}'`);
+  return n;
+}
+
+/** node:sqlite still prints an "experimental" warning on every start; it says nothing a user can act on. */
+function quietSqliteWarning(): void {
+  const listeners = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    if (warning.name === 'ExperimentalWarning' && /SQLite/.test(warning.message)) return;
+    for (const listener of listeners) listener(warning);
+  });
+}

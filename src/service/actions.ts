@@ -1,0 +1,213 @@
+import { hashToken, newToken, writeHostConfig } from './callbacks.ts';
+import type { CredentialsFile } from './credentials.ts';
+import { hostIsoName } from './host-media.ts';
+import { refuseAction } from './lifecycle.ts';
+import type { MediaServer } from './media.ts';
+import type { Store } from './store.ts';
+import type { Transitions } from './transitions.ts';
+import type { HostRecord, InventoryHost, PowerAction } from './types.ts';
+
+/** A refused request: the API answers with `status` and this message. */
+export class ActionError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'ActionError';
+    this.status = status;
+  }
+}
+
+export interface ActionContext {
+  store: Store;
+  transitions: Transitions;
+  credentials: CredentialsFile;
+  media: MediaServer;
+  stateDir: string;
+  /** Base URL BMCs reach the service at (virtual media), e.g. `http://10.0.0.2:8080`. */
+  advertiseUrl: string;
+  /** Base URL the hosts being installed reach the service at (image download, callbacks). */
+  hostUrl: string;
+  /** Called after every accepted change so the reconciler looks at it now. */
+  kick: () => void;
+}
+
+/** The user's requests on hosts; each is checked against the host's state and saved in one transaction. */
+export class HostActions {
+  private readonly c: ActionContext;
+
+  constructor(context: ActionContext) {
+    this.c = context;
+  }
+
+  get(name: string): HostRecord {
+    const host = this.c.store.getHost(name);
+    if (!host) throw new ActionError(404, `no host named '${name}'`);
+    return host;
+  }
+
+  /**
+   * Adds new hosts and updates existing ones. Credentials are written first (one atomic write), so a crash
+   * never leaves a host in the database without them. A host whose BMC or credentials changed registers
+   * again unless it is provisioned (then the new values are used from the next operation on).
+   */
+  import(hosts: InventoryHost[]): { created: string[]; updated: string[]; unchanged: string[] } {
+    const { store, transitions, credentials } = this.c;
+    const result = { created: [] as string[], updated: [] as string[], unchanged: [] as string[] };
+    const changedCredentials = new Set(
+      hosts
+        .filter((h) => {
+          const old = credentials.get(h.spec.name);
+          return old?.username !== h.credentials.username || old?.password !== h.credentials.password;
+        })
+        .map((h) => h.spec.name),
+    );
+    credentials.setMany(Object.fromEntries(hosts.map((h) => [h.spec.name, h.credentials])));
+    store.transaction(() => {
+      for (const { spec } of hosts) {
+        const existing = store.getHost(spec.name);
+        if (!existing) {
+          transitions.create(spec);
+          result.created.push(spec.name);
+          continue;
+        }
+        const bmcChanged =
+          JSON.stringify(existing.spec.bmc) !== JSON.stringify(spec.bmc) || changedCredentials.has(spec.name);
+        if (!bmcChanged && JSON.stringify(existing.spec) === JSON.stringify(spec)) {
+          result.unchanged.push(spec.name);
+          continue;
+        }
+        result.updated.push(spec.name);
+        const reRegister = bmcChanged && ['registering', 'inspecting', 'available'].includes(existing.state);
+        if (reRegister)
+          transitions.enter(existing, 'registering', 'BMC settings changed: registering again', { spec });
+        else {
+          const { error: _retryNow, ...rest } = existing;
+          transitions.save(bmcChanged ? { ...rest, spec } : { ...existing, spec }, {
+            level: 'Normal',
+            reason: 'Updated',
+            message: bmcChanged ? 'BMC settings updated' : 'host settings updated',
+          });
+        }
+      }
+    });
+    this.c.kick();
+    return result;
+  }
+
+  remove(name: string): void {
+    const host = this.get(name);
+    const refused = refuseAction('delete', host);
+    if (refused) throw new ActionError(409, refused);
+    this.c.store.deleteHost(name);
+    this.c.credentials.delete(name);
+  }
+
+  provision(name: string, request: { image?: unknown; consumer?: unknown }): HostRecord {
+    const host = this.get(name);
+    const refused = refuseAction('provision', host);
+    if (refused) throw new ActionError(409, refused);
+    if (typeof request.image !== 'string' || !request.image) {
+      throw new ActionError(400, 'image is required: a file name in the media dir or an http(s) URL');
+    }
+    if (request.consumer !== undefined && typeof request.consumer !== 'string') {
+      throw new ActionError(400, 'consumer must be a string');
+    }
+    const image = request.image;
+    const isUrl = /^https?:\/\//.test(image);
+    // An ISO (a vendor's self-installing ISO, a live image) is inserted as it is; a raw disk image is
+    // written to disk by this host's own installer ISO, built when provisioning starts.
+    const installerImage = isUrl || /\.iso$/i.test(image) ? undefined : image;
+    if (isUrl && !/\.iso$/i.test(new URL(image).pathname)) {
+      throw new ActionError(
+        400,
+        `'${image}' is not an ISO: put raw disk images in the media dir so the installer can verify them`,
+      );
+    }
+    const imageUrl = isUrl
+      ? image
+      : installerImage
+        ? this.mediaUrl(image, hostIsoName(name))
+        : this.mediaUrl(image);
+    const token = newToken();
+    // The per-host config (with the token's only plaintext copy) is on disk before the database says
+    // "provisioning", so a crash in between leaves nothing that points at a missing token.
+    writeHostConfig(this.c.stateDir, {
+      name,
+      role: host.spec.role,
+      callbackUrl: `${this.c.hostUrl}/callbacks/${encodeURIComponent(name)}`,
+      callbackToken: token,
+      callbackUrlWithToken: `${this.c.hostUrl}/callbacks/${encodeURIComponent(name)}/${token}`,
+      image: imageUrl,
+      ...(host.spec.bootMACAddress !== undefined && { bootMACAddress: host.spec.bootMACAddress }),
+      ...(host.spec.rootDeviceHints !== undefined && { rootDeviceHints: host.spec.rootDeviceHints }),
+      ...(host.spec.networkData !== undefined && { networkData: host.spec.networkData }),
+    });
+    const { installProgress: _reset, ...rest } = host;
+    const next = this.c.transitions.enter(rest, 'provisioning', `provisioning with ${image}`, {
+      provisioning: {
+        image,
+        imageUrl,
+        ...(installerImage !== undefined && { installerImage }),
+        ...(request.consumer !== undefined && { consumer: request.consumer }),
+      },
+      callbackTokenHash: hashToken(token),
+    });
+    this.c.kick();
+    return next;
+  }
+
+  deprovision(name: string): HostRecord {
+    const host = this.get(name);
+    const refused = refuseAction('deprovision', host);
+    if (refused) throw new ActionError(409, refused);
+    const { callbackTokenHash: _revoked, installProgress: _p, ...rest } = host;
+    const next = this.c.transitions.enter(rest, 'deprovisioning', 'deprovisioning requested');
+    this.c.kick();
+    return next;
+  }
+
+  inspect(name: string): HostRecord {
+    const host = this.get(name);
+    const refused = refuseAction('inspect', host);
+    if (refused) throw new ActionError(409, refused);
+    const next = this.c.transitions.enter(host, 'inspecting', 'inspection requested');
+    this.c.kick();
+    return next;
+  }
+
+  power(name: string, action: unknown): HostRecord {
+    if (action !== 'on' && action !== 'off' && action !== 'reboot') {
+      throw new ActionError(400, "action must be 'on', 'off' or 'reboot'");
+    }
+    const host = this.get(name);
+    const refused = refuseAction('power', host);
+    if (refused) throw new ActionError(409, refused);
+    if (host.powerRequest)
+      throw new ActionError(409, `power ${host.powerRequest} is already under way on ${name}`);
+    const next = this.c.store.transaction(() => {
+      this.c.store.startOperation(name, 'power', action);
+      const { error: _cleared, ...rest } = host;
+      return this.c.transitions.save(
+        { ...rest, powerRequest: action as PowerAction },
+        {
+          level: 'Normal',
+          reason: 'PowerRequested',
+          message: `power ${action} requested`,
+        },
+      );
+    });
+    this.c.kick();
+    return next;
+  }
+
+  /** The BMC-facing URL of `served` (default: the image itself), once the image is known to exist. */
+  private mediaUrl(image: string, served = image): string {
+    if (!this.c.media.exists(image)) {
+      throw new ActionError(
+        400,
+        `image '${image}' is not in the media dir (give a file name there, or an http(s) URL of an ISO)`,
+      );
+    }
+    return `${this.c.advertiseUrl}/media/${served.split('/').map(encodeURIComponent).join('/')}`;
+  }
+}

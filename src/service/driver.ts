@@ -1,0 +1,59 @@
+import { parseBmcAddress } from '../redfish/bmc-address.ts';
+import { RedfishClient, RedfishError } from '../redfish/client.ts';
+import type { BootTarget, HardwareInventory, PowerAction, PowerState } from '../redfish/types.ts';
+import type { Credentials } from './types.ts';
+
+/** What the lifecycle needs from a BMC; the Redfish details stay in src/redfish. */
+export interface BmcSession {
+  inspect(): Promise<HardwareInventory>;
+  powerState(): Promise<PowerState>;
+  power(action: PowerAction): Promise<void>;
+  insertMedia(url: string): Promise<void>;
+  ejectMedia(): Promise<void>;
+  setBootOnce(target: BootTarget): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface BmcTarget {
+  address: string;
+  credentials: Credentials;
+  disableCertificateVerification: boolean;
+}
+
+export interface BmcDriver {
+  /** Connects and checks the credentials; rejects with a message fit for the host's errorMessage. */
+  connect(target: BmcTarget): Promise<BmcSession>;
+}
+
+export interface RedfishDriverOptions {
+  timeoutMs?: number;
+  retry?: { attempts: number; delayMs: number };
+  powerTimeoutMs?: number;
+}
+
+/** The production driver: one Redfish session per unit of work, deleted afterwards. */
+export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
+  return {
+    async connect(target) {
+      const parsed = parseBmcAddress(target.address);
+      if (!parsed.ok) throw new Error(parsed.error);
+      return RedfishClient.connect({
+        address: parsed.value,
+        username: target.credentials.username,
+        password: target.credentials.password,
+        disableCertificateVerification: target.disableCertificateVerification,
+        ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
+        ...(opts.retry !== undefined && { retry: opts.retry }),
+        ...(opts.powerTimeoutMs !== undefined && { powerTimeoutMs: opts.powerTimeoutMs }),
+      });
+    },
+  };
+}
+
+/** A one-line reason for a failed BMC call, with the HTTP status when there was one. */
+export function describeBmcError(error: unknown): string {
+  if (error instanceof RedfishError) {
+    return error.status !== undefined ? `${error.message} (HTTP ${error.status})` : error.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}

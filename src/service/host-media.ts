@@ -1,0 +1,115 @@
+import { statSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { writeConfigDrive } from '../installer/config-drive.ts';
+import { installerNetwork } from '../installer/installer-network.ts';
+import {
+  buildInstallerIso,
+  type InstallerBase,
+  type InstallerSettings,
+  prepareInstallerBase,
+} from '../installer/iso.ts';
+import { locateInstallerKernel } from '../installer/kernel.ts';
+import { type HostConfig, hostConfigPath } from './callbacks.ts';
+import type { MediaServer } from './media.ts';
+import type { HostRecord, HostSpec } from './types.ts';
+
+/** Per-host installer ISOs live under this media-dir folder, at short URLs `/media/hosts/<name>.iso`. */
+export const HOST_MEDIA_DIR = 'hosts';
+
+export function hostIsoName(host: string): string {
+  return `${HOST_MEDIA_DIR}/${host}.iso`;
+}
+
+export interface HostMediaOptions {
+  stateDir: string;
+  mediaDir: string;
+  media: MediaServer;
+  /** Base URL the hosts being installed reach the service at (image download, callbacks). */
+  hostUrl: () => string;
+}
+
+/**
+ * Builds a host's self-installing ISO when its provisioning starts: the shared installer (kernel,
+ * initramfs, UEFI image — built once into the state dir's cache) plus this host's settings and config
+ * drive. The ISO holds the host's callback token, so it is deleted once the media is ejected.
+ */
+export class HostMedia {
+  private readonly o: HostMediaOptions;
+  private base: Promise<InstallerBase> | undefined;
+
+  constructor(options: HostMediaOptions) {
+    this.o = options;
+  }
+
+  async prepare(host: HostRecord, image: string): Promise<string> {
+    const started = performance.now();
+    const config = JSON.parse(
+      await readFile(hostConfigPath(this.o.stateDir, host.name), 'utf8'),
+    ) as HostConfig;
+    const imageFile = this.o.media.resolve(image);
+    if (!imageFile) throw new Error(`image '${image}' is not in the media dir`);
+    const size = statSync(imageFile).size;
+    const sha256 = await this.o.media.sha256(imageFile);
+    this.base ??= prepareInstallerBase(locateInstallerKernel(), path.join(this.o.stateDir, 'cache'));
+    const base = await this.base.catch((error: unknown) => {
+      this.base = undefined;
+      throw error;
+    });
+    const dir = path.join(this.o.mediaDir, HOST_MEDIA_DIR);
+    await mkdir(dir, { recursive: true });
+    const configDrive = path.join(dir, `.${host.name}.config-2.iso`);
+    try {
+      await writeConfigDrive(configDrive, {
+        metaData: {
+          uuid: host.id,
+          name: host.name,
+          hostname: host.name,
+          'metal3-name': host.name,
+          outpost_role: host.spec.role,
+          outpost_callback: config.callbackUrlWithToken,
+        },
+        ...(host.spec.networkData !== undefined && { networkData: host.spec.networkData }),
+      });
+      const settings: InstallerSettings = {
+        host: host.name,
+        image: {
+          url: `${this.o.hostUrl()}/media/${image.split('/').map(encodeURIComponent).join('/')}`,
+          size,
+          sha256,
+        },
+        disk: { hints: rootDeviceHints(host.spec) },
+        callback: { url: config.callbackUrl, token: config.callbackToken },
+        network: installerNetwork(host.spec.networkData, host.spec.bootMACAddress),
+      };
+      await buildInstallerIso({
+        base,
+        output: path.join(this.o.mediaDir, hostIsoName(host.name)),
+        settings,
+        configDriveImage: configDrive,
+      });
+    } finally {
+      await rm(configDrive, { force: true });
+    }
+    return `installer ISO ${hostIsoName(host.name)} built in ${((performance.now() - started) / 1000).toFixed(1)} s (image ${image}, ${size} bytes)`;
+  }
+
+  async remove(host: string): Promise<void> {
+    await rm(path.join(this.o.mediaDir, hostIsoName(host)), { force: true });
+  }
+}
+
+/** Metal3's root device hints, in the installer's terms (sizes in bytes). */
+function rootDeviceHints(spec: HostSpec): NonNullable<InstallerSettings['disk']['hints']> {
+  const h = spec.rootDeviceHints ?? {};
+  const gib = (v: unknown) => (typeof v === 'number' ? v * 2 ** 30 : undefined);
+  const text = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  return {
+    ...(text(h.deviceName) && { deviceName: text(h.deviceName) }),
+    ...(gib(h.minSizeGigabytes) && { minSizeBytes: gib(h.minSizeGigabytes) }),
+    ...(gib(h.maxSizeGigabytes) && { maxSizeBytes: gib(h.maxSizeGigabytes) }),
+    ...(text(h.serialNumber) && { serialNumber: text(h.serialNumber) }),
+    ...(text(h.wwn) && { wwn: text(h.wwn) }),
+    ...(typeof h.rotational === 'boolean' && { rotational: h.rotational }),
+  };
+}

@@ -1,0 +1,197 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, type Stats, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+
+/**
+ * Serves the files of the media dir to BMCs and installers at short, plain URLs (`/media/<name>`, no query
+ * string: some BMCs reject `?` and `=`), with HEAD, a single byte Range (206/416), a strong ETag with
+ * If-None-Match, and `<name>.sha256` checksum files computed on demand (`sha256sum` format).
+ */
+export class MediaServer {
+  private readonly dir: string;
+  private readonly checksums = new Map<string, { key: string; digest: Promise<string> }>();
+
+  constructor(dir: string) {
+    this.dir = path.resolve(dir);
+  }
+
+  /** Resolves a URL name inside the media dir, refusing anything that escapes it or is hidden. */
+  resolve(name: string): string | undefined {
+    if (!name || name.split('/').some((part) => part === '' || part.startsWith('.'))) return undefined;
+    const file = path.resolve(this.dir, name);
+    return file.startsWith(this.dir + path.sep) ? file : undefined;
+  }
+
+  exists(name: string): boolean {
+    const file = this.resolve(name);
+    if (!file) return false;
+    try {
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    const file = this.resolve(name);
+    const stats = file ? statOrUndefined(file) : undefined;
+    if (file && stats?.isFile()) return this.sendFile(req, res, file, stats);
+    // `<name>.sha256` for an existing `<name>` that has no checksum file of its own.
+    const base = name.endsWith('.sha256') ? this.resolve(name.slice(0, -'.sha256'.length)) : undefined;
+    const baseStats = base ? statOrUndefined(base) : undefined;
+    if (base && baseStats?.isFile()) {
+      const digest = await this.checksum(base, baseStats);
+      const body = Buffer.from(`${digest}  ${path.basename(base)}\n`);
+      this.sendBuffer(req, res, body, `"sha256-${digest.slice(0, 32)}"`);
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`no such file: ${name}\n`);
+  }
+
+  private async sendFile(
+    req: IncomingMessage,
+    res: ServerResponse,
+    file: string,
+    stats: Stats,
+  ): Promise<void> {
+    const etag = `"${stats.ino.toString(16)}-${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}"`;
+    const headers = baseHeaders(etag, new Date(stats.mtimeMs));
+    if (notModified(req, etag)) {
+      res.writeHead(304, headers).end();
+      return;
+    }
+    const range = parseRange(req, etag, stats.size);
+    if (range === 'unsatisfiable') {
+      res.writeHead(416, { ...headers, 'Content-Range': `bytes */${stats.size}` }).end();
+      return;
+    }
+    const [start, end] = range ?? [0, stats.size - 1];
+    const length = stats.size === 0 ? 0 : end - start + 1;
+    res.writeHead(range ? 206 : 200, {
+      ...headers,
+      'Content-Length': String(length),
+      'Content-Type': contentType(file),
+      ...(range && { 'Content-Range': `bytes ${start}-${end}/${stats.size}` }),
+    });
+    if (req.method === 'HEAD' || length === 0) {
+      res.end();
+      return;
+    }
+    await pipeline(createReadStream(file, { start, end }), res).catch(() => {
+      // The client went away mid-transfer (BMCs often do after reading the ISO header): nothing to do.
+    });
+  }
+
+  private sendBuffer(req: IncomingMessage, res: ServerResponse, body: Buffer, etag: string): void {
+    const headers = baseHeaders(etag);
+    if (notModified(req, etag)) {
+      res.writeHead(304, headers).end();
+      return;
+    }
+    const range = parseRange(req, etag, body.length);
+    if (range === 'unsatisfiable') {
+      res.writeHead(416, { ...headers, 'Content-Range': `bytes */${body.length}` }).end();
+      return;
+    }
+    const [start, end] = range ?? [0, body.length - 1];
+    const slice = body.subarray(start, end + 1);
+    res.writeHead(range ? 206 : 200, {
+      ...headers,
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': String(slice.length),
+      ...(range && { 'Content-Range': `bytes ${start}-${end}/${body.length}` }),
+    });
+    res.end(req.method === 'HEAD' ? undefined : slice);
+  }
+
+  /** SHA-256 of a file in the media dir (an absolute path from resolve()). */
+  sha256(file: string): Promise<string> {
+    return this.checksum(file, statSync(file));
+  }
+
+  /** SHA-256 of a file, computed once per (size, mtime) and shared by concurrent requests. */
+  private checksum(file: string, stats: Stats): Promise<string> {
+    const key = `${stats.size}:${stats.mtimeMs}`;
+    const cached = this.checksums.get(file);
+    if (cached?.key === key) return cached.digest;
+    const digest = new Promise<string>((resolve, reject) => {
+      const hash = createHash('sha256');
+      createReadStream(file)
+        .on('data', (chunk) => hash.update(chunk))
+        .on('end', () => resolve(hash.digest('hex')))
+        .on('error', reject);
+    });
+    this.checksums.set(file, { key, digest });
+    digest.catch(() => this.checksums.delete(file));
+    return digest;
+  }
+}
+
+function statOrUndefined(file: string): Stats | undefined {
+  try {
+    return statSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function baseHeaders(etag: string, modified?: Date): Record<string, string> {
+  return {
+    ETag: etag,
+    'Accept-Ranges': 'bytes',
+    'Cache-Control': 'no-cache',
+    ...(modified && { 'Last-Modified': modified.toUTCString() }),
+  };
+}
+
+function notModified(req: IncomingMessage, etag: string): boolean {
+  const header = req.headers['if-none-match'];
+  if (!header) return false;
+  return header.trim() === '*' || header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}
+
+/**
+ * A single `bytes=` range; several ranges, other units or a stale If-Range get the whole file (RFC 9110
+ * allows ignoring Range). Returns inclusive [start, end], 'unsatisfiable', or undefined for the whole file.
+ */
+export function parseRange(
+  req: IncomingMessage,
+  etag: string,
+  size: number,
+): [number, number] | 'unsatisfiable' | undefined {
+  const header = req.headers.range;
+  if (!header) return undefined;
+  const ifRange = req.headers['if-range'];
+  if (ifRange && ifRange !== etag) return undefined;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match) return undefined;
+  const [, first, last] = match;
+  if (first === '' && last === '') return undefined;
+  let start: number;
+  let end: number;
+  if (first === '') {
+    const suffix = Number(last);
+    if (suffix === 0) return 'unsatisfiable';
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(first);
+    end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
+    if (last !== '' && Number(last) < start) return undefined;
+  }
+  if (start >= size) return 'unsatisfiable';
+  return [start, end];
+}
+
+function contentType(file: string): string {
+  if (file.endsWith('.iso')) return 'application/x-iso9660-image';
+  if (file.endsWith('.sha256') || file.endsWith('.txt')) return 'text/plain; charset=utf-8';
+  if (file.endsWith('.json')) return 'application/json';
+  return 'application/octet-stream';
+}

@@ -1,0 +1,249 @@
+import type { CredentialsFile } from './credentials.ts';
+import { type BmcDriver, type BmcSession, describeBmcError } from './driver.ts';
+import type { HostMedia } from './host-media.ts';
+import { LOCAL_STEPS, type Timing, workFor } from './lifecycle.ts';
+import type { Store } from './store.ts';
+import type { Transitions } from './transitions.ts';
+import type { HostRecord, PowerAction } from './types.ts';
+
+export interface ReconcilerOptions {
+  store: Store;
+  transitions: Transitions;
+  credentials: CredentialsFile;
+  driver: BmcDriver;
+  timing: Timing;
+  /** Hosts worked on at once (each holds one BMC session). */
+  concurrency: number;
+  /** How often to look for due work when nothing kicks the loop. */
+  intervalMs?: number;
+  /** Builds and removes per-host installer ISOs. */
+  hostMedia: HostMedia;
+  /** Where unexpected internal errors go (the host is retried at the next tick). */
+  log?: (line: string) => void;
+}
+
+type Outcome = { patch: Partial<HostRecord>; message: string };
+
+/**
+ * The reconcile loop: picks hosts with due work and runs one step each, at most `concurrency` at a time.
+ * A step's result is saved only if the host is still where the step started (a user may have moved it).
+ */
+export class Reconciler {
+  private readonly o: ReconcilerOptions;
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+
+  constructor(options: ReconcilerOptions) {
+    this.o = options;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Look for work now (after an API change or a callback). */
+  kick(): void {
+    if (!this.stopped) this.schedule(0);
+  }
+
+  /**
+   * Stops picking work and waits for the steps under way, at most `graceMs`: steps are idempotent, so one cut
+   * short is simply run again at the next start.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight.values()]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  get busy(): number {
+    return this.inFlight.size;
+  }
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.tick(), delayMs);
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    const { timing, concurrency } = this.o;
+    for (const host of this.o.store.listHosts()) {
+      if (this.inFlight.size >= concurrency) break;
+      if (this.inFlight.has(host.name)) continue;
+      const work = workFor(host, now, timing);
+      if (work.kind === 'none') continue;
+      if (work.kind === 'timeout') {
+        const minutes = Math.round(timing.callbackTimeoutMs / 60_000);
+        this.o.transitions.stepFailed(
+          host,
+          `no '${work.step}' callback from the host within ${minutes} min`,
+          timing,
+          {
+            restartStep: 'power-off',
+          },
+        );
+        continue;
+      }
+      const run = this.run(host)
+        .catch((error: unknown) => {
+          // After stop() the store may be closed under a step that outlived the grace period: nothing to save.
+          if (!this.stopped) this.o.log?.(`internal error while working on ${host.name}: ${String(error)}`);
+        })
+        .finally(() => {
+          this.inFlight.delete(host.name);
+          this.kick();
+        });
+      this.inFlight.set(host.name, run);
+    }
+    this.schedule(this.o.intervalMs ?? 500);
+  }
+
+  private async run(host: HostRecord): Promise<void> {
+    if (LOCAL_STEPS.includes(host.step)) {
+      let outcome: Outcome | undefined;
+      let failure: string | undefined;
+      try {
+        outcome = await this.executeLocal(host);
+      } catch (error) {
+        failure = error instanceof Error ? error.message : String(error);
+      }
+      this.commit(host, outcome, failure);
+      return;
+    }
+    const credentials = this.o.credentials.get(host.name);
+    if (!credentials) {
+      this.o.transitions.stepFailed(
+        host,
+        'no BMC credentials stored for this host; import it again',
+        this.o.timing,
+      );
+      return;
+    }
+    let session: BmcSession | undefined;
+    let outcome: Outcome | undefined;
+    let failure: string | undefined;
+    try {
+      session = await this.o.driver.connect({
+        address: host.spec.bmc.address,
+        credentials,
+        disableCertificateVerification: host.spec.bmc.disableCertificateVerification,
+      });
+      outcome = await this.execute(host, session);
+    } catch (error) {
+      // Redfish errors never carry credentials, but a BMC might echo them back: scrub anyway.
+      failure = describeBmcError(error).split(credentials.password).join('***');
+    } finally {
+      await session?.close().catch(() => {});
+    }
+    this.commit(host, outcome, failure);
+  }
+
+  private commit(started: HostRecord, outcome: Outcome | undefined, failure: string | undefined): void {
+    const host = this.o.store.getHost(started.name);
+    if (!host || host.id !== started.id || host.state !== started.state || host.step !== started.step) return;
+    if (!host.step && host.powerRequest !== started.powerRequest) return;
+    const { transitions, timing } = this.o;
+    if (failure !== undefined) {
+      transitions.stepFailed(host, failure, timing);
+      return;
+    }
+    if (!outcome) return;
+    if (!host.step && host.powerRequest) this.finishPower(host, host.powerRequest, outcome);
+    else transitions.stepSucceeded(host, outcome.patch, outcome.message);
+  }
+
+  private finishPower(host: HostRecord, action: PowerAction, outcome: Outcome): void {
+    const { store, transitions } = this.o;
+    store.transaction(() => {
+      store.endOperation(host.name, 'power', action, 'succeeded', outcome.message);
+      const { powerRequest: _done, error: _cleared, ...rest } = host;
+      transitions.save({ ...rest, ...outcome.patch });
+      const reason = action === 'on' ? 'PowerOn' : action === 'off' ? 'PowerOff' : 'Rebooted';
+      transitions.event(host.name, 'Normal', reason, outcome.message);
+    });
+  }
+
+  /** Runs a step that needs no BMC. */
+  private async executeLocal(host: HostRecord): Promise<Outcome> {
+    const image = host.provisioning?.installerImage;
+    if (!image)
+      return { patch: {}, message: `inserting ${host.provisioning?.image ?? 'the image'} as it is` };
+    return { patch: {}, message: await this.o.hostMedia.prepare(host, image) };
+  }
+
+  /** Runs the host's current step against its BMC. Each step checks before it acts, so it can be re-run. */
+  private async execute(host: HostRecord, bmc: BmcSession): Promise<Outcome> {
+    if (!host.step && host.powerRequest) return this.executePower(host, host.powerRequest, bmc);
+    switch (host.step) {
+      case 'connect':
+        return { patch: { powerState: await bmc.powerState() }, message: 'BMC credentials accepted' };
+      case 'inspect': {
+        const hardware = await bmc.inspect();
+        const cpu = hardware.cpu ? `${hardware.cpu.count} CPU(s)` : 'no CPU data';
+        const message = `inspected: ${hardware.systemVendor?.manufacturer ?? '?'} ${hardware.systemVendor?.productName ?? ''}, ${cpu}, ${hardware.ramMebibytes ?? '?'} MiB, ${hardware.nics?.length ?? 0} NIC(s), ${hardware.storage?.length ?? 0} disk(s)`;
+        return { patch: { hardware: { ...hardware } }, message };
+      }
+      case 'power-off':
+        if ((await bmc.powerState()) !== 'Off') {
+          await bmc.power('off');
+          return { patch: { powerState: 'Off' }, message: 'powered off' };
+        }
+        return { patch: { powerState: 'Off' }, message: 'already off' };
+      case 'insert-media': {
+        const url = host.provisioning?.imageUrl;
+        if (!url)
+          throw new Error('no image to insert (provisioning request lost); deprovision and provision again');
+        await bmc.insertMedia(url);
+        return { patch: {}, message: `inserted ${url}` };
+      }
+      case 'boot-once':
+        await bmc.setBootOnce('Cd');
+        return { patch: {}, message: 'next boot from virtual CD, once' };
+      case 'power-on': {
+        const state = await bmc.powerState();
+        if (state === 'On' || state === 'PoweringOn')
+          return { patch: { powerState: 'On' }, message: 'already on' };
+        await bmc.power('on');
+        return { patch: { powerState: 'On' }, message: 'powered on' };
+      }
+      case 'eject-media':
+        await bmc.ejectMedia();
+        // The per-host ISO carries the host's callback token: it goes once the BMC no longer needs it.
+        await this.o.hostMedia.remove(host.name);
+        return { patch: {}, message: 'virtual media ejected' };
+      default:
+        throw new Error(`internal: no executor for step '${host.step}' in state ${host.state}`);
+    }
+  }
+
+  private async executePower(host: HostRecord, action: PowerAction, bmc: BmcSession): Promise<Outcome> {
+    const online = action !== 'off';
+    const spec = { ...host.spec, online };
+    const current = await bmc.powerState();
+    if (action === 'reboot') {
+      // Rebooting a host that is off means turning it on (as Ironic does).
+      await bmc.power(current === 'Off' ? 'on' : 'reboot');
+      return {
+        patch: { powerState: 'On', spec },
+        message: current === 'Off' ? 'was off: powered on' : 'rebooted',
+      };
+    }
+    const target = action === 'on' ? 'On' : 'Off';
+    if (current !== target) await bmc.power(action);
+    return {
+      patch: { powerState: target, spec },
+      message: current === target ? `already ${target.toLowerCase()}` : `powered ${target.toLowerCase()}`,
+    };
+  }
+}

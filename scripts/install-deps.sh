@@ -5,8 +5,8 @@ packages=(
   xorriso genisoimage dosfstools mtools gdisk fdisk e2fsprogs btrfs-progs xfsprogs cloud-guest-utils zstd
   qemu-system-x86 qemu-utils ovmf debootstrap busybox-static systemd-boot-efi
   ignition network-manager dbus iproute2 python3-sushy redfishtool podman runc
-  isolinux syslinux-common cpio
-  grub-common grub-pc-bin grub-efi-amd64-bin
+  isolinux syslinux-common cpio curl
+  grub-common grub-pc-bin grub-efi-amd64-bin openssl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,9 +1,17 @@
 import type { Command } from 'commander';
+import { registerBuild } from './build.ts';
+import { registerHosts } from './hosts.ts';
+import { registerLab } from './lab.ts';
+import { registerServe } from './serve.ts';
 import { registerValidate } from './validate.ts';
 import { registerVersion } from './version.ts';
 
 /** Every top-level command; each module adds its own subcommand with its own --help. */
 export function registerCommands(program: Command): void {
+  registerBuild(program);
+  registerHosts(program);
+  registerLab(program);
+  registerServe(program);
   registerValidate(program);
   registerVersion(program);
 }

@@ -1,0 +1,53 @@
+/** Out-of-band hardware inventory, shaped like Metal3's BareMetalHost `status.hardware`. */
+export interface HardwareInventory {
+  systemVendor: { manufacturer: string; productName: string; serialNumber: string };
+  firmware: { bios: { version: string }; bmc?: { version: string } };
+  cpu: { count: number; model: string; clockMegahertz: number; arch: string };
+  ramMebibytes: number;
+  nics: { name: string; mac: string; speedGbps: number }[];
+  storage: {
+    name: string;
+    sizeBytes: number;
+    model: string;
+    serialNumber: string;
+    rotational: boolean;
+    type: string;
+  }[];
+  bootMode?: string;
+}
+
+export type PowerState = 'On' | 'Off' | 'PoweringOn' | 'PoweringOff';
+export type PowerAction = 'on' | 'off' | 'soft-off' | 'reboot';
+export type BootTarget = 'Cd' | 'Hdd' | 'Pxe';
+
+/**
+ * What the client did, for the caller's log. Never carries credentials, tokens or request bodies
+ * that could contain them (InsertMedia bodies are reduced to their key names).
+ */
+export interface RedfishEvent {
+  type: 'request' | 'retry' | 'session' | 'fallback' | 'quirk' | 'task' | 'power' | 'media' | 'boot';
+  message: string;
+  method?: string;
+  path?: string;
+  status?: number;
+  durationMs?: number;
+}
+
+/** A failed Redfish operation. `retriable` says whether trying the whole operation later may help. */
+export class RedfishError extends Error {
+  status?: number;
+  retriable: boolean;
+  /** Redfish `MessageId`s from the error body, e.g. `Base.1.8.PropertyUnknown`. */
+  messageIds: string[];
+
+  constructor(
+    message: string,
+    options: { status?: number; retriable?: boolean; messageIds?: string[]; cause?: unknown } = {},
+  ) {
+    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = 'RedfishError';
+    if (options.status !== undefined) this.status = options.status;
+    this.retriable = options.retriable ?? false;
+    this.messageIds = options.messageIds ?? [];
+  }
+}

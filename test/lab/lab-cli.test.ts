@@ -1,0 +1,121 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadInventoryFiles } from '../../src/service/inventory.ts';
+import { connectClient } from '../fixtures/redfish-lab.ts';
+
+const CLI = fileURLToPath(new URL('../../bin/outpost.js', import.meta.url));
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** Starts `outpost lab` and resolves with its parsed stdout once the inventory is complete. */
+function startCli(args: string[]): Promise<{
+  child: ChildProcess;
+  inventory: {
+    hosts: {
+      name: string;
+      bmc: { address: string; username: string; password: string };
+      bootMACAddress: string;
+    }[];
+  };
+}> {
+  const child = spawn(process.execPath, [CLI, 'lab', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  cleanups.push(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `outpost lab printed no complete inventory within 20 s; stdout:\n${out}\nstderr:\n${err}`,
+          ),
+        ),
+      20_000,
+    );
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      try {
+        const inventory = JSON.parse(out);
+        clearTimeout(timer);
+        resolve({ child, inventory });
+      } catch {
+        // Not complete yet.
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`outpost lab exited (${code}) early:\n${err}`)));
+  });
+}
+
+describe('outpost lab (CLI)', () => {
+  it('prints an inventory the service imports, serves the BMCs, and stops cleanly on SIGTERM', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-lab-cli-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const inventoryFile = path.join(dir, 'inventory.yaml');
+    const { child, inventory } = await startCli([
+      '--hosts',
+      '2',
+      '--backend',
+      'fake',
+      '--vendor',
+      'lenovo',
+      '--state-dir',
+      path.join(dir, 'state'),
+      '--fault',
+      'host-2:reset:busy:1',
+      '--inventory',
+      inventoryFile,
+      '--output',
+      'json',
+    ]);
+    expect(inventory.hosts.map((h) => h.name)).toEqual(['host-1', 'host-2']);
+    expect(inventory.hosts[1]!.bootMACAddress).toBe('52:54:00:6c:00:02');
+
+    const imported = loadInventoryFiles([inventoryFile]);
+    expect(imported.diagnostics).toEqual([]);
+    expect(imported.hosts.map((h) => h.spec.name)).toEqual(['host-1', 'host-2']);
+    expect((await stat(inventoryFile)).mode & 0o777).toBe(0o600);
+
+    const entry = inventory.hosts[1]!;
+    const { client, events } = await connectClient({
+      name: entry.name,
+      bmcAddress: entry.bmc.address,
+      username: entry.bmc.username,
+      password: entry.bmc.password,
+      bootMac: entry.bootMACAddress,
+    });
+    await client.power('on');
+    await client.close();
+    expect(events.some((e) => e.type === 'retry' && /busy/.test(e.message))).toBe(true);
+
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+  });
+
+  it('refuses bad options with exit code 2', async () => {
+    const badFault = await execa(process.execPath, [CLI, 'lab', '--fault', 'reset:explode'], {
+      reject: false,
+    });
+    expect(badFault.exitCode).toBe(2);
+    expect(badFault.stderr).toMatch(/kind must be one of/);
+    const badHosts = await execa(process.execPath, [CLI, 'lab', '--hosts', '0'], { reject: false });
+    expect(badHosts.exitCode).toBe(2);
+    const help = await execa(process.execPath, [CLI, 'lab', '--help']);
+    expect(help.stdout).toMatch(/--backend/);
+  });
+});

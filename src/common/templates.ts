@@ -25,6 +25,11 @@ hb.registerHelper(
 );
 hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
 
+/** A file from `templates/` used as it is (no placeholders: scripts and units with nothing to fill in). */
+export function readTemplate(name: string): string {
+  return readFileSync(new URL(name, templatesDir), 'utf8');
+}
+
 export function renderTemplate(name: string, context: object): string {
   let template = cache.get(name);
   if (!template) {

@@ -3,6 +3,7 @@ import { registerBuild } from './build.ts';
 import { registerHosts } from './hosts.ts';
 import { registerLab } from './lab.ts';
 import { registerServe } from './serve.ts';
+import { registerTrial } from './trial.ts';
 import { registerValidate } from './validate.ts';
 import { registerVersion } from './version.ts';
 
@@ -12,6 +13,7 @@ export function registerCommands(program: Command): void {
   registerHosts(program);
   registerLab(program);
   registerServe(program);
+  registerTrial(program);
   registerValidate(program);
   registerVersion(program);
 }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the builder image with podman from a locally made base and runs one build of example.yaml in it.
+# Usage: scripts/ci-container.sh [debian-rootfs.tar.zst] [debian-base.raw]
+# (both default to the test fixtures, built and cached under /var/cache/outpost on first use)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CONTAINERS_CONF=$PWD/scripts/containers.conf   # runc + explicit ulimits: needed on hosts with hybrid cgroups
+export PATH=$PWD/node_modules/.bin:$PATH
+
+fixture() { node --input-type=module -e "const m = await import('./test/fixtures/base-images.ts'); console.log(await m.$1());"; }
+ROOTFS_TAR=${1:-$(fixture ensureDebianRootfsTar)}
+BASE_RAW=${2:-$(fixture ensureDebianBaseImage)}
+
+# No registry is reachable: the base image is the fixture's debootstrap tree, tagged after its content.
+key=$(basename "$ROOTFS_TAR" .tar.zst)
+BASE_TAG=localhost/outpost-ci-base:${key##*-}
+IMAGE=localhost/outpost-builder:ci
+if ! podman image exists "$BASE_TAG"; then
+  echo "== importing $ROOTFS_TAR as $BASE_TAG"
+  zstd -dc "$ROOTFS_TAR" | podman import --quiet - "$BASE_TAG" >/dev/null
+fi
+echo "== building $IMAGE from $BASE_TAG"
+podman build --quiet --network host --build-arg BASE_IMAGE="$BASE_TAG" -t "$IMAGE" -f Containerfile . >/dev/null
+
+DIR=$(mktemp -d /var/tmp/outpost-ci-container.XXXXXX)
+trap 'rm -rf "$DIR"' EXIT
+cp -r example.yaml custom network "$DIR/"
+mkdir "$DIR/base-images"
+# A hard link keeps the run cheap; the builder only ever reads its base image.
+ln "$BASE_RAW" "$DIR/base-images/debian-12-outpost-base.raw" 2>/dev/null ||
+  cp --sparse=always "$BASE_RAW" "$DIR/base-images/debian-12-outpost-base.raw"
+
+echo "== podman run --rm --privileged -v $DIR:/eib $IMAGE build --definition-file example.yaml"
+podman run --rm --privileged -v "$DIR":/eib "$IMAGE" build --definition-file example.yaml
+(cd "$DIR" && sha256sum --check outpost-example.raw.sha256)
+test -f "$(ls -d "$DIR"/_build/build-*/ | tail -1)/report.json"
+echo "== container build OK"

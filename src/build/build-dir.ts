@@ -1,0 +1,70 @@
+/**
+ * The build directory `_build/build-<timestamp>/`: the build log, the rendered bundle as written into the
+ * image (secret files redacted) and report.json. Nothing that leaves the process here may hold a secret.
+ */
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Bundle } from '../bundle/bundle.ts';
+import type { Log } from '../image/exec.ts';
+
+export const REDACTED = '<redacted>';
+
+/** Replaces every secret value (longest first, so one secret inside another is fully covered). */
+export function redactor(secrets: Iterable<string>): (text: string) => string {
+  const values = [...secrets].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  return (text) => values.reduce((t, v) => t.replaceAll(v, REDACTED), text);
+}
+
+/** Ignition carries password hashes in `passwordHash`; mask them whatever their origin. */
+export function redactIgnition(json: string): string {
+  return json.replace(/("passwordHash"\s*:\s*)"(?:[^"\\]|\\.)*"/g, `$1"${REDACTED}"`);
+}
+
+export function buildDirName(now: Date): string {
+  return `build-${now
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replaceAll(':', '-')}`;
+}
+
+export function createBuildDir(root: string, now: Date): string {
+  mkdirSync(root, { recursive: true });
+  let dir = path.join(root, buildDirName(now));
+  for (let n = 2; ; n++) {
+    try {
+      mkdirSync(dir);
+      return dir;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      dir = path.join(root, `${buildDirName(now)}-${n}`);
+    }
+  }
+}
+
+export function buildLog(dir: string, redact: (t: string) => string): Log {
+  const file = path.join(dir, 'build.log');
+  return (line) => appendFileSync(file, `${new Date().toISOString()} ${redact(line)}\n`);
+}
+
+/** The bundle as written into the image, for review; secret files are replaced by a note. */
+export function writeRenderedBundle(dir: string, bundle: Bundle, redact: (t: string) => string): void {
+  const write = (relative: string, content: string | Uint8Array, mode = 0o644) => {
+    const file = path.join(dir, relative);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, content, { mode });
+  };
+  for (const f of bundle.files) {
+    const content =
+      f.secret === true
+        ? `${REDACTED}: this file holds secrets and is only written into the image\n`
+        : typeof f.content === 'string'
+          ? redact(f.content)
+          : f.content;
+    write(path.join('combustion', f.path), content, f.mode & 0o755);
+  }
+  write('ignition/config.ign', redact(redactIgnition(bundle.ignitionConfig)));
+  write(path.join('systemd', bundle.firstbootUnit.name), bundle.firstbootUnit.content);
+  if (bundle.artefacts.length) {
+    write('artefacts.txt', bundle.artefacts.map((a) => `${a.path}\t${a.source}`).join('\n') + '\n');
+  }
+}

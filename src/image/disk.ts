@@ -1,0 +1,88 @@
+/**
+ * Disk images at the I/O edge: reading the partition table and superblocks with plain reads, and loop
+ * devices mounted by byte offset (no partition nodes are needed, so this works without udev).
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { mkdtemp, rmdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { CleanupStack } from './cleanup.ts';
+import { type Log, run } from './exec.ts';
+import { type FilesystemInfo, PROBE_BYTES, probeFilesystem } from './filesystem-probe.ts';
+import { type Partition, type PartitionTable, readPartitionTable } from './partition-table.ts';
+
+function withFile<T>(image: string, body: (read: (offset: number, length: number) => Buffer) => T): T {
+  const fd = openSync(image, 'r');
+  try {
+    return body((offset, length) => {
+      const buf = Buffer.alloc(length);
+      const n = readSync(fd, buf, 0, length, offset);
+      return buf.subarray(0, n);
+    });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function readImagePartitions(image: string, mbrSectorSize?: number): PartitionTable {
+  return withFile(image, (read) => readPartitionTable(read, { mbrSectorSize }));
+}
+
+export function probePartition(image: string, partition: Partition): FilesystemInfo | undefined {
+  return withFile(image, (read) =>
+    probeFilesystem(read(partition.start, Math.min(PROBE_BYTES, partition.size))),
+  );
+}
+
+/** Attaches a loop device over one partition; detached when the stack unwinds (or by calling the result's `detach`). */
+export async function attachLoop(
+  stack: CleanupStack,
+  image: string,
+  partition: Partition,
+  options: { readOnly?: boolean; log?: Log } = {},
+): Promise<{ device: string; detach: () => Promise<void> }> {
+  const args = [
+    '--find',
+    '--show',
+    '--offset',
+    String(partition.start),
+    '--sizelimit',
+    String(partition.size),
+  ];
+  if (options.readOnly) args.push('--read-only');
+  const device = await run('losetup', [...args, image], { log: options.log });
+  const detach = stack.push(`detach ${device}`, () =>
+    run('losetup', ['--detach', device], { log: options.log }).then(),
+  );
+  return { device, detach };
+}
+
+/** Read-only mounts must not replay a journal either: that would write to the image. */
+const READ_ONLY_OPTIONS: Record<string, string> = { ext4: 'ro,noload', xfs: 'ro,norecovery' };
+
+export interface Mounted {
+  device: string;
+  dir: string;
+  unmount: () => Promise<void>;
+}
+
+/** Mounts a loop device on a fresh temporary directory; unmounted (and the directory removed) on unwind. */
+export async function mountDevice(
+  stack: CleanupStack,
+  device: string,
+  options: { readOnly?: boolean; fstype: string; log?: Log },
+): Promise<Mounted> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'outpost-mnt-'));
+  const removeDir = stack.push(`remove ${dir}`, () => rmdir(dir));
+  const opts = options.readOnly ? (READ_ONLY_OPTIONS[options.fstype] ?? 'ro') : 'rw';
+  await run('mount', ['-t', options.fstype, '-o', opts, device, dir], { log: options.log });
+  const unmount = stack.push(`unmount ${dir}`, () => run('umount', [dir], { log: options.log }).then());
+  return {
+    device,
+    dir,
+    unmount: async () => {
+      await unmount();
+      await removeDir();
+    },
+  };
+}

@@ -44,8 +44,14 @@ export const INSTALLER_MODULES = [
   'vmxnet3',
 ] as const;
 
-/** Dynamically linked tools copied with their libraries; busybox (static) provides the rest. */
-const HOST_TOOLS = ['/usr/sbin/sgdisk'];
+/**
+ * Dynamically linked tools copied with their libraries; busybox (static) provides the rest. curl, not
+ * busybox wget: byte ranges (busybox refuses a 206 it did not ask for with -c), HTTPS, and bounded retries.
+ * util-linux blkdiscard: `-z` zeroes a range with BLKZEROOUT (busybox's cannot).
+ */
+const HOST_TOOLS = ['/usr/sbin/sgdisk', '/usr/bin/curl', '/usr/sbin/blkdiscard'];
+/** Trust store for HTTPS image URLs. */
+const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const BUSYBOX = '/bin/busybox';
 
 const templatesDir = new URL('../../templates/installer/', import.meta.url);
@@ -81,6 +87,8 @@ export async function buildInitramfs(kernel: InstallerKernel): Promise<Initramfs
     entries.push({ path: dir, type: 'dir', mode: 0o755 });
   }
   entries.push(...(await hostToolEntries(HOST_TOOLS)));
+  const caBundle = await readFile(CA_BUNDLE).catch(() => undefined);
+  if (caBundle) entries.push({ path: CA_BUNDLE.slice(1), type: 'file', mode: 0o644, data: caBundle });
 
   const tree = await readModuleTree(kernel.modulesDir);
   const { ordered, missing } = await resolveModules(tree, INSTALLER_MODULES);
@@ -115,7 +123,9 @@ async function hostToolEntries(tools: readonly string[]): Promise<CpioEntry[]> {
   for (const tool of tools) {
     files.add(tool);
     const { stdout } = await execa('ldd', [tool]).catch(() => {
-      throw new OperationError(`${tool} not found or not a dynamic executable (install Debian's gdisk)`);
+      throw new OperationError(
+        `${tool} not found or not a dynamic executable (install Debian's gdisk and curl)`,
+      );
     });
     for (const m of stdout.matchAll(/(\/\S+) \(0x[0-9a-f]+\)/g)) files.add(m[1]!);
   }

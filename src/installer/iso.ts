@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { OperationError } from '../common/diagnostics.ts';
 import { renderTemplate } from '../common/templates.ts';
+import { type ImageMap, MAX_RANGE, serializeImageMap } from './image-map.ts';
 import { buildInitramfs } from './initramfs.ts';
 import type { InstallerKernel } from './kernel.ts';
 
@@ -151,7 +152,9 @@ export interface InstallerIsoRequest {
   base: InstallerBase;
   output: string;
   settings: InstallerSettings;
-  /** Raw image to carry inside the ISO (settings.image.file is set to its ISO path). */
+  /** The image's block map: the installer writes its data ranges and zeroes the rest. */
+  imageMap: ImageMap;
+  /** Raw image whose data ranges the ISO carries (packed), instead of downloading them from settings.image.url. */
   imagePath?: string;
   /** An ISO 9660 `config-2` image the installer writes to a partition at the end of the disk. */
   configDriveImage?: string;
@@ -160,12 +163,23 @@ export interface InstallerIsoRequest {
 /** Writes a UEFI+BIOS bootable installer ISO for one host; appears atomically at `output`. */
 export async function buildInstallerIso(request: InstallerIsoRequest): Promise<void> {
   const { base, output } = request;
+  const { imageMap } = request;
+  if (imageMap.sha256 !== request.settings.image.sha256 || imageMap.size !== request.settings.image.size) {
+    throw new OperationError('internal: the image map does not describe the image being installed');
+  }
   const settings: InstallerSettings = request.imagePath
-    ? { ...request.settings, image: { ...request.settings.image, file: 'outpost/image.raw', url: undefined } }
+    ? {
+        ...request.settings,
+        image: { ...request.settings.image, file: 'outpost/image.data', url: undefined },
+      }
     : request.settings;
   const tmp = `${output}.tmp-${process.pid}`;
   const conf = `${tmp}.conf`;
+  const mapFile = `${tmp}.map`;
+  const dataFile = `${tmp}.data`;
   await writeFile(conf, renderInstallConf(settings, Boolean(request.configDriveImage)), { mode: 0o600 });
+  await writeFile(mapFile, serializeImageMap(imageMap));
+  if (request.imagePath) await packImageData(request.imagePath, imageMap, dataFile);
   const grafts = [
     `isolinux/isolinux.bin=${ISOLINUX_BIN}`,
     `isolinux/ldlinux.c32=${LDLINUX}`,
@@ -174,8 +188,9 @@ export async function buildInstallerIso(request: InstallerIsoRequest): Promise<v
     `boot/initrd.img=${base.initrd}`,
     `efiboot.img=${base.efiImage}`,
     `outpost/install.conf=${conf}`,
+    `outpost/image.map=${mapFile}`,
   ];
-  if (request.imagePath) grafts.push(`outpost/image.raw=${request.imagePath}`);
+  if (request.imagePath) grafts.push(`outpost/image.data=${dataFile}`);
   if (request.configDriveImage) grafts.push(`outpost/config-drive.img=${request.configDriveImage}`);
   try {
     await execa('xorriso', [
@@ -209,7 +224,24 @@ export async function buildInstallerIso(request: InstallerIsoRequest): Promise<v
     ]);
     await rename(tmp, output);
   } finally {
-    await rm(tmp, { force: true });
-    await rm(conf, { force: true });
+    await Promise.all([tmp, conf, mapFile, dataFile].map((f) => rm(f, { force: true })));
+  }
+}
+
+/** The image's data ranges, back to back, in map order: what an ISO carries instead of the zeros. */
+async function packImageData(imagePath: string, map: ImageMap, output: string): Promise<void> {
+  const source = await open(imagePath, 'r');
+  const target = await open(output, 'w', 0o600);
+  try {
+    const buffer = Buffer.allocUnsafe(MAX_RANGE);
+    for (const range of map.ranges) {
+      const { bytesRead } = await source.read(buffer, 0, range.length, range.offset);
+      if (bytesRead !== range.length)
+        throw new OperationError(`${imagePath} changed while it was being packed`);
+      await target.write(buffer, 0, bytesRead, range.dataOffset);
+    }
+  } finally {
+    await source.close();
+    await target.close();
   }
 }

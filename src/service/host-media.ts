@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { writeConfigDrive } from '../installer/config-drive.ts';
+import { computeImageMap, type ImageMap } from '../installer/image-map.ts';
 import { installerNetwork } from '../installer/installer-network.ts';
 import {
   buildInstallerIso,
@@ -37,6 +38,7 @@ export interface HostMediaOptions {
 export class HostMedia {
   private readonly o: HostMediaOptions;
   private base: Promise<InstallerBase> | undefined;
+  private readonly maps = new Map<string, { key: string; map: Promise<ImageMap> }>();
 
   constructor(options: HostMediaOptions) {
     this.o = options;
@@ -49,8 +51,14 @@ export class HostMedia {
     ) as HostConfig;
     const imageFile = this.o.media.resolve(image);
     if (!imageFile) throw new Error(`image '${image}' is not in the media dir`);
-    const size = statSync(imageFile).size;
-    const sha256 = await this.o.media.sha256(imageFile);
+    const map = await this.imageMap(imageFile);
+    const published = await publishedChecksum(imageFile);
+    if (published && published !== map.sha256) {
+      throw new Error(
+        `checksum mismatch: ${image} does not match ${image}.sha256 (expected sha256 ${published}, got ${map.sha256})`,
+      );
+    }
+    const { size, sha256 } = map;
     this.base ??= prepareInstallerBase(locateInstallerKernel(), path.join(this.o.stateDir, 'cache'));
     const base = await this.base.catch((error: unknown) => {
       this.base = undefined;
@@ -86,6 +94,7 @@ export class HostMedia {
         base,
         output: path.join(this.o.mediaDir, hostIsoName(host.name)),
         settings,
+        imageMap: map,
         configDriveImage: configDrive,
       });
     } finally {
@@ -94,9 +103,33 @@ export class HostMedia {
     return `installer ISO ${hostIsoName(host.name)} built in ${((performance.now() - started) / 1000).toFixed(1)} s (image ${image}, ${size} bytes)`;
   }
 
+  /** The image's block map, computed once per file version (size, mtime, inode) and shared by hosts. */
+  private imageMap(file: string): Promise<ImageMap> {
+    const info = statSync(file);
+    const key = `${info.ino}:${info.size}:${info.mtimeMs}`;
+    const cached = this.maps.get(file);
+    if (cached?.key === key) return cached.map;
+    const map = computeImageMap(file);
+    this.maps.set(file, { key, map });
+    map.catch(() => this.maps.delete(file));
+    return map;
+  }
+
   async remove(host: string): Promise<void> {
     await rm(path.join(this.o.mediaDir, hostIsoName(host)), { force: true });
   }
+}
+
+/**
+ * The checksum the build published next to the image (`<image>.sha256`, sha256sum format), so the
+ * installer verifies the image against what was built, not against what happens to be on disk now.
+ */
+async function publishedChecksum(imageFile: string): Promise<string | undefined> {
+  const text = await readFile(`${imageFile}.sha256`, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const digest = /^([0-9a-f]{64})\b/i.exec(text.trim())?.[1];
+  if (!digest) throw new Error(`${path.basename(imageFile)}.sha256 is not in sha256sum format`);
+  return digest.toLowerCase();
 }
 
 /** Metal3's root device hints, in the installer's terms (sizes in bytes). */

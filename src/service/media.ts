@@ -110,11 +110,6 @@ export class MediaServer {
     res.end(req.method === 'HEAD' ? undefined : slice);
   }
 
-  /** SHA-256 of a file in the media dir (an absolute path from resolve()). */
-  sha256(file: string): Promise<string> {
-    return this.checksum(file, statSync(file));
-  }
-
   /** SHA-256 of a file, computed once per (size, mtime) and shared by concurrent requests. */
   private checksum(file: string, stats: Stats): Promise<string> {
     const key = `${stats.size}:${stats.mtimeMs}`;

@@ -1,11 +1,10 @@
 #!/bin/sh
 # outpost installer: PID 1 of the installer initramfs (busybox). Finds the install medium, brings up
-# the network, picks the target disk from the hints, streams the image onto it while hashing it,
+# the network, picks the target disk from the hints, writes the image's data ranges verifying each one,
 # adds the config drive, reports progress, and reboots to disk. Every failure is reported with its
 # reason and leaves the disk as it was (hints) or unbootable (bad checksum), never half-trusted.
 # shellcheck shell=sh disable=SC1090,SC3043
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-CHUNK_MB=32
 FETCH_ATTEMPTS=8
 
 mount -t proc proc /proc
@@ -23,11 +22,11 @@ json_escape() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' | tr -d '
 report() {
   log "[$1] $2 ${3:+$3% }$4"
   [ -n "$OUTPOST_CALLBACK_URL" ] || return 0
-  body="{\"phase\":\"$1\",\"status\":\"$2\",\"progress\":${3:-null},\"message\":\"$(json_escape "$4")\"}"
-  # busybox wget's own -T crashes in Debian's static build: bound it with timeout(1) instead.
-  timeout 15 wget -q -O /dev/null --header 'Content-Type: application/json' \
-    --header "Authorization: Bearer $OUTPOST_CALLBACK_TOKEN" --post-data "$body" "$OUTPOST_CALLBACK_URL" 2>/dev/null ||
-    log "could not reach $OUTPOST_CALLBACK_URL"
+  body="{\"phase\":\"$1\",\"status\":\"$2\",${3:+\"progress\":$3,}\"message\":\"$(json_escape "$4")\"}"
+  answer=$(curl -sS --max-time 15 --retry 3 --retry-connrefused -o /dev/null -w '%{http_code}' \
+    -H 'Content-Type: application/json' -H "Authorization: Bearer $OUTPOST_CALLBACK_TOKEN" \
+    --data "$body" "$OUTPOST_CALLBACK_URL" 2>&1)
+  case "$answer" in 2??) ;; *) log "progress report not accepted by the service: $answer" ;; esac
 }
 
 fail() {
@@ -136,55 +135,73 @@ choose_disk() {
   TARGET=$best
 }
 
-# fetch_chunk OFFSET LENGTH: one chunk of the image into /tmp/chunk, retried; the whole chunk or failure.
-fetch_chunk() {
-  off=$1; len=$2; attempt=1
+# fetch_range OFFSET LENGTH DATA_OFFSET SHA256: one data range of the image into /tmp/range, verified
+# against its own SHA-256; refetched on a short read, a dropped connection or a wrong hash.
+fetch_range() {
+  off=$1; len=$2; data_off=$3; want=$4; attempt=1
   while [ $attempt -le $FETCH_ATTEMPTS ]; do
-    rm -f /tmp/chunk
+    rm -f /tmp/range
     if [ -n "$OUTPOST_IMAGE_FILE" ]; then
-      dd if="/media/install/$OUTPOST_IMAGE_FILE" of=/tmp/chunk bs=1M skip=$((off / 1048576)) count=$((len / 1048576 + 1)) 2>/dev/null
-      head -c "$len" /tmp/chunk >/tmp/chunk.part && mv /tmp/chunk.part /tmp/chunk
+      # Packed data on the install medium: ranges are whole MiB except the image's last one.
+      dd if="/media/install/$OUTPOST_IMAGE_FILE" of=/tmp/range bs=1M skip=$((data_off / 1048576)) \
+        count=$(((len + 1048575) / 1048576)) 2>/dev/null
     else
-      timeout 120 wget -q -O /tmp/chunk --header "Range: bytes=$off-$((off + len - 1))" "$OUTPOST_IMAGE_URL" 2>/dev/null
+      curl -fsS --max-time 600 --connect-timeout 15 -r "$off-$((off + len - 1))" -o /tmp/range "$OUTPOST_IMAGE_URL" ||
+        log "download of bytes $off-$((off + len - 1)) failed"
     fi
-    [ -f /tmp/chunk ] && [ "$(stat -c %s /tmp/chunk)" -eq "$len" ] && return 0
-    log "chunk at byte $off failed (attempt $attempt of $FETCH_ATTEMPTS), retrying"
+    if [ -f /tmp/range ] && [ "$(stat -c %s /tmp/range)" -eq "$len" ]; then
+      got=$(sha256sum /tmp/range | cut -d' ' -f1)
+      [ "$got" = "$want" ] && return 0
+      log "bytes $off-$((off + len - 1)): sha256 $got, expected $want (attempt $attempt of $FETCH_ATTEMPTS)"
+      last_mismatch="checksum mismatch at bytes $off-$((off + len - 1)): expected sha256 $want, got $got"
+    else
+      log "bytes $off-$((off + len - 1)) incomplete (attempt $attempt of $FETCH_ATTEMPTS)"
+    fi
     sleep $((attempt * 2))
     attempt=$((attempt + 1))
   done
   return 1
 }
 
+# zero_fill DISK FROM TO: the image's zero ranges are zeroed on the disk (BLKZEROOUT), not transferred.
+zero_fill() {
+  [ "$3" -gt "$2" ] || return 0
+  /usr/sbin/blkdiscard -z -o "$2" -l $(($3 - $2)) "$1" 2>/tmp/zero.log ||
+    dd if=/dev/zero of="$1" bs=1M seek=$(($2 / 1048576)) count=$((($3 - $2) / 1048576)) conv=notrunc 2>>/tmp/zero.log ||
+    fail "zeroing bytes $2-$3 of $1 failed: $(cat /tmp/zero.log)"
+}
+
+# Writes the image from its block map: each data range fetched, verified and written; the gaps zeroed.
 write_image() {
   disk=/dev/$1
-  size=$OUTPOST_IMAGE_SIZE
-  chunk=$((CHUNK_MB * 1048576))
-  mkfifo /tmp/image.fifo /tmp/hash.fifo
-  sha256sum </tmp/hash.fifo >/tmp/image.sha256 &
-  tee /tmp/hash.fifo </tmp/image.fifo | dd of="$disk" bs=4M 2>/tmp/dd.log &
-  writer=$!
-  exec 3>/tmp/image.fifo
-  off=0; last=-1
-  while [ "$off" -lt "$size" ]; do
-    len=$chunk
-    [ $((off + len)) -gt "$size" ] && len=$((size - off))
-    fetch_chunk "$off" "$len" || { exec 3>&-; fail "image download failed at byte $off after $FETCH_ATTEMPTS attempts"; }
-    cat /tmp/chunk >&3
-    off=$((off + len))
-    pct=$((off * 100 / size))
-    if [ $((pct / 10)) -ne "$last" ]; then last=$((pct / 10)); report write running "$pct" "written $off of $size bytes"; fi
-  done
-  exec 3>&-
-  wait "$writer" || fail "writing $disk failed: $(cat /tmp/dd.log)"
-  wait
+  map=/media/install/outpost/image.map
+  [ -f "$map" ] || fail "install medium has no outpost/image.map"
+  header=$(head -n1 "$map")
+  data_total=${header##* data }
+  [ "$(echo "$header" | cut -d' ' -f8)" = "$OUTPOST_IMAGE_SHA256" ] ||
+    fail "image map is for another image (expected sha256 $OUTPOST_IMAGE_SHA256)"
+  done_bytes=0; last=-1; pos=0; last_mismatch=""
+  while read -r off len want data_off; do
+    case "$off" in '#'* | '') continue ;; esac
+    zero_fill "$disk" "$pos" "$off"
+    if ! fetch_range "$off" "$len" "$data_off" "$want"; then
+      # A wrong image must never boot: clear the partition table at the start of the disk.
+      dd if=/dev/zero of="$disk" bs=1M count=1 conv=fsync 2>/dev/null
+      fail "${last_mismatch:-image download failed at byte $off after $FETCH_ATTEMPTS attempts}"
+    fi
+    dd if=/tmp/range of="$disk" bs=1M seek=$((off / 1048576)) conv=notrunc 2>/tmp/dd.log ||
+      fail "writing $disk at byte $off failed: $(cat /tmp/dd.log)"
+    pos=$((off + len))
+    done_bytes=$((done_bytes + len))
+    pct=$((done_bytes * 100 / data_total))
+    if [ $((pct / 10)) -ne "$last" ]; then
+      last=$((pct / 10))
+      report write running "$pct" "written $done_bytes of $data_total data bytes (image $OUTPOST_IMAGE_SIZE bytes)"
+    fi
+  done <"$map"
+  zero_fill "$disk" "$pos" "$OUTPOST_IMAGE_SIZE"
   sync
-  got=$(cut -d' ' -f1 /tmp/image.sha256)
-  if [ "$got" != "$OUTPOST_IMAGE_SHA256" ]; then
-    # A wrong image must never boot: clear the partition tables at both ends.
-    dd if=/dev/zero of="$disk" bs=1M count=1 conv=fsync 2>/dev/null
-    fail "checksum mismatch: expected sha256 $OUTPOST_IMAGE_SHA256, got $got"
-  fi
-  report write done 100 "sha256 verified"
+  report write done 100 "$data_total data bytes verified range by range (image sha256 $OUTPOST_IMAGE_SHA256)"
 }
 
 write_config_drive() {

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { withParentDirs, writeCpio } from '../../src/installer/cpio.ts';
+import { renderInstallConf } from '../../src/installer/iso.ts';
 import { locateInstallerKernel } from '../../src/installer/kernel.ts';
 import { readModinfo, readModuleTree, resolveModules } from '../../src/installer/kernel-modules.ts';
-import { renderInstallConf } from '../../src/installer/iso.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'outpost-initramfs-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

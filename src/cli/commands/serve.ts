@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../common/diagnostics.ts';
+import { quietSqliteWarning } from '../sqlite-warning.ts';
 
 interface ServeOptions {
   stateDir: string;
@@ -94,14 +95,4 @@ function positiveNumber(flag: string, value: string): number {
   if (!Number.isFinite(n) || n <= 0)
     throw new InputError(`${flag} must be a positive number, not '${value}'`);
   return n;
-}
-
-/** node:sqlite still prints an "experimental" warning on every start; it says nothing a user can act on. */
-function quietSqliteWarning(): void {
-  const listeners = process.listeners('warning');
-  process.removeAllListeners('warning');
-  process.on('warning', (warning) => {
-    if (warning.name === 'ExperimentalWarning' && /SQLite/.test(warning.message)) return;
-    for (const listener of listeners) listener(warning);
-  });
 }

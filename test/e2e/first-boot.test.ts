@@ -1,11 +1,13 @@
-import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
-import { buildImage } from '../../src/build/build-image.ts';
-import { ensureDebianBaseImage } from '../fixtures/base-images.ts';
-import { SerialVm } from '../support/serial-vm.ts';
+import {
+  bootUntilChecked,
+  buildExampleImage,
+  parseChecks,
+  writeExampleConfigDir,
+} from './support/example-image.ts';
 
 /*
  * The example definition built against the Debian fixture, the output grown like a bigger disk, then
@@ -13,7 +15,6 @@ import { SerialVm } from '../support/serial-vm.ts';
  * own os-files and a custom script) prints `OUTPOST-CHECK key=value` lines and powers the VM off.
  */
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
 const checkDir = path.join(import.meta.dirname, 'first-boot-check');
 const EXAMPLE_KEY =
   'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBLAnPUuyoMpYB6Z9VwgeXm+5shckBxwMez5xP6sXlO3 edge@example';
@@ -28,80 +29,13 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-function checks(serial: string): Map<string, string> {
-  const found = new Map<string, string>();
-  for (const m of serial.replaceAll('\r', '').matchAll(/OUTPOST-CHECK ([A-Za-z0-9_.@-]+)=(.*)$/gm)) {
-    found.set(m[1]!, m[2]!.trim());
-  }
-  return found;
-}
-
 /** Boots until the check unit powers the VM off. A FAILED first boot ends the wait early unless expected. */
-async function boot(
-  name: string,
-  disk: string,
-  expectFailure = false,
-): Promise<{ serial: string; seconds: number }> {
-  const started = performance.now();
-  const vm = new SerialVm({
-    name,
-    workDir: work,
-    firmware: 'uefi',
-    disks: [disk],
-    nics: [{ mac: EDGE_NODE_1_MAC }],
-  });
-  try {
-    const serial = await vm.waitFor(/OUTPOST-CHECK end=1|outpost-firstboot: FAILED/, BOOT_TIMEOUT_MS);
-    if (!expectFailure && /outpost-firstboot: FAILED/.test(serial)) {
-      await new Promise((r) => setTimeout(r, 2000));
-      throw new Error(`first boot failed; serial tail:\n${vm.serial().split('\n').slice(-60).join('\n')}`);
-    }
-    await vm.waitForExit(120_000);
-    const seconds = (performance.now() - started) / 1000;
-    console.log(`${name}: powered off after ${seconds.toFixed(1)} s`);
-    return { serial: vm.serial().replaceAll('\r', ''), seconds };
-  } finally {
-    vm.kill();
-  }
-}
-
-/**
- * A config dir with the example definition, its custom/ and network/, plus the test-only check unit.
- * `failing` adds a custom script that fails (and starts the check before it, so the check still runs).
- */
-async function exampleConfigDir(dir: string, failing: boolean): Promise<void> {
-  const def = parse(await readFile(path.join(repoRoot, 'example.yaml'), 'utf8'));
-  def.operatingSystem.systemd.enable.push('outpost-check.service');
-  await writeFile(path.join(dir, 'example.yaml'), stringify(def));
-  await cp(path.join(repoRoot, 'custom'), path.join(dir, 'custom'), { recursive: true });
-  await cp(path.join(repoRoot, 'network'), path.join(dir, 'network'), { recursive: true });
-  const startCheck = path.join(dir, 'custom/scripts', failing ? '55-start-check.sh' : '95-start-check.sh');
-  await copyFile(path.join(checkDir, '95-start-check.sh'), startCheck);
-  await chmod(startCheck, 0o755);
-  if (failing) {
-    await writeFile(
-      path.join(dir, 'custom/scripts/60-fail.sh'),
-      '#!/bin/bash\necho "about to fail"\nexit 7\n',
-      {
-        mode: 0o755,
-      },
-    );
-  }
-  await mkdir(path.join(dir, 'os-files/usr/local/sbin'), { recursive: true });
-  await mkdir(path.join(dir, 'os-files/etc/systemd/system'), { recursive: true });
-  await copyFile(
-    path.join(checkDir, 'outpost-check'),
-    path.join(dir, 'os-files/usr/local/sbin/outpost-check'),
+function boot(name: string, disk: string, expectFailure = false) {
+  return bootUntilChecked(
+    { name, workDir: work, disks: [disk], nics: [{ mac: EDGE_NODE_1_MAC }] },
+    BOOT_TIMEOUT_MS,
+    expectFailure,
   );
-  await chmod(path.join(dir, 'os-files/usr/local/sbin/outpost-check'), 0o755);
-  await copyFile(
-    path.join(checkDir, 'outpost-check.service'),
-    path.join(dir, 'os-files/etc/systemd/system/outpost-check.service'),
-  );
-  await mkdir(path.join(dir, 'base-images'));
-  // OUTPOST_E2E_BASE_IMAGE boots the example on another systemd OS image instead of the Debian fixture.
-  const base = process.env.OUTPOST_E2E_BASE_IMAGE || (await ensureDebianBaseImage());
-  await symlink(base, path.join(dir, 'base-images', def.image.baseImage));
 }
 
 /** Builds the example into `<work>/<name>/outpost-example.raw` and grows that file like a bigger disk. */
@@ -109,19 +43,14 @@ async function buildExample(name: string, failing: boolean) {
   if (!work) work = await mkdtemp('/var/tmp/outpost-e2e-firstboot-');
   const configDir = path.join(work, name);
   await mkdir(configDir);
-  await exampleConfigDir(configDir, failing);
-  const buildStarted = performance.now();
-  const report = await buildImage({
-    configDir,
-    definitionFile: 'example.yaml',
-    env: {},
-    buildRoot: path.join(configDir, '_build'),
+  // `failing` adds a custom script that fails (and starts the check before it, so the check still runs).
+  await writeExampleConfigDir(configDir, {
+    checkDir,
+    startCheckAs: failing ? '55-start-check.sh' : '95-start-check.sh',
+    extraScripts: failing ? { '60-fail.sh': '#!/bin/bash\necho "about to fail"\nexit 7\n' } : {},
   });
-  console.log(
-    `${name} build: ${((performance.now() - buildStarted) / 1000).toFixed(1)} s, engine ${report.image.engine}`,
-  );
+  const { report, image: disk } = await buildExampleImage(configDir, name);
   expect(report.image.engine).toBe('systemd');
-  const disk = path.join(configDir, 'outpost-example.raw');
   await execa('truncate', ['-s', String(DISK_BYTES), disk]);
   return { report, disk };
 }
@@ -132,7 +61,7 @@ describe('first boot of the example image in QEMU', () => {
 
     // --- first boot: the bundle runs ---
     const first = await boot('first', disk);
-    const c1 = checks(first.serial);
+    const c1 = parseChecks(first.serial);
     const digest = report.bundle.digest;
     expect(first.serial).toContain(`outpost-firstboot: first boot: bundle ${digest}`);
     // once: systemd copies the unit's output to the console, the runner does not write it there again
@@ -167,7 +96,7 @@ describe('first boot of the example image in QEMU', () => {
 
     // --- second boot: nothing runs again ---
     const second = await boot('second', disk);
-    const c2 = checks(second.serial);
+    const c2 = parseChecks(second.serial);
     expect(c2.get('boot')).toBe('2');
     expect(c2.get('firstboot.condition')).toBe('no');
     expect(c2.get('done_marker')).toBe(digest);
@@ -190,7 +119,7 @@ describe('first boot of the example image in QEMU', () => {
     async () => {
       const { report, disk } = await buildExample('failing', true);
       const run = await boot('failing', disk, true);
-      const c = checks(run.serial);
+      const c = parseChecks(run.serial);
       expect(run.serial).toContain('outpost-firstboot: FAILED: step 60-fail.sh exited with 7');
       expect(run.serial).toContain('[60-fail.sh] about to fail');
       expect(run.serial).not.toMatch(/emergency mode|Entering rescue mode/i);

@@ -1,22 +1,14 @@
-import path from 'node:path';
-import { Presets, SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
-import { type BuildReport, buildImage } from '../../build/build-image.ts';
-import { formatPlan } from '../../build/plan.ts';
-import { formatBytes } from '../../build/sizing.ts';
-import { Interrupted } from '../../image/cleanup.ts';
-import { configDirOptions, resolveConfigDir } from '../config-dir.ts';
-import { type OutputFormat, outputOption, printJson } from '../output.ts';
+import { configDirOptions } from '../config-dir.ts';
+import { type OutputFormat, outputOption } from '../output.ts';
 
-interface BuildCommandOptions {
+export interface BuildCommandOptions {
   configDir?: string;
   definitionFile: string;
   output: OutputFormat;
   dryRun?: boolean;
   engine: 'auto' | 'combustion' | 'systemd';
 }
-
-const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as Record<string, number>;
 
 export function registerBuild(program: Command): void {
   const cmd = program
@@ -34,83 +26,5 @@ export function registerBuild(program: Command): void {
         .choices(['auto', 'combustion', 'systemd'])
         .default('auto'),
     )
-    .action(async (opts: BuildCommandOptions) => {
-      // A reader that goes away (a closed pipe) must not crash the build with mounts still in place.
-      for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
-      const configDir = resolveConfigDir(opts.configDir);
-      const tty = process.stdout.isTTY === true && opts.output === 'text';
-      const bars = tty ? progressBars() : undefined;
-      try {
-        const report = await buildImage({
-          configDir,
-          definitionFile: opts.definitionFile,
-          engine: opts.engine,
-          dryRun: opts.dryRun,
-          onStep: (step, i, total) => {
-            bars?.stop();
-            process.stderr.write(
-              `[${i + 1}/${total}] ${step.title}${step.detail ? `: ${step.detail}` : ''}\n`,
-            );
-          },
-          onProgress: bars?.update,
-        });
-        bars?.stop();
-        printReport(report, opts.output);
-      } catch (error) {
-        bars?.stop();
-        const failedStep = (error as { step?: string }).step;
-        if (error instanceof Interrupted) {
-          process.stderr.write(
-            `build interrupted by ${error.signal} during step "${failedStep}"; mounts, loop devices and partial output removed\n`,
-          );
-          process.exitCode = SIGNAL_EXIT[error.signal] ?? 1;
-          return;
-        }
-        if (failedStep) process.stderr.write(`build failed during step "${failedStep}"\n`);
-        throw error;
-      }
-    });
-}
-
-function printReport(report: BuildReport, format: OutputFormat): void {
-  if (format === 'json') {
-    printJson(report);
-    return;
-  }
-  if (report.status === 'planned') {
-    process.stdout.write(`${formatPlan(report.plan)}\n`);
-    return;
-  }
-  const image = report.outputs.find((o) => o.role === 'image')!;
-  const rel = (p: string) => path.relative(process.cwd(), p) || p;
-  process.stdout.write(
-    `${rel(image.path)}: ${formatBytes(image.bytes)}, sha256 ${image.sha256}\n` +
-      `built in ${(report.durationMs / 1000).toFixed(1)} s; report: ${rel(path.join(report.buildDir!, 'report.json'))}\n`,
-  );
-}
-
-/** One bar per long step, only on a terminal; other output stays line-oriented for logs and scripts. */
-function progressBars() {
-  let bar: SingleBar | undefined;
-  let current = '';
-  const mib = (n: number) => Math.round(n / 2 ** 20);
-  return {
-    update(step: string, done: number, total: number) {
-      if (step !== current) {
-        bar?.stop();
-        bar = new SingleBar(
-          { format: ` ${step.padEnd(8)} [{bar}] {percentage}% {value}/{total} MiB`, hideCursor: true },
-          Presets.shades_classic,
-        );
-        bar.start(mib(total), 0);
-        current = step;
-      }
-      bar!.update(mib(done));
-    },
-    stop() {
-      bar?.stop();
-      bar = undefined;
-      current = '';
-    },
-  };
+    .action(async (opts: BuildCommandOptions) => (await import('./build-run.ts')).runBuild(opts));
 }

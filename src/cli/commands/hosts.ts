@@ -1,7 +1,6 @@
 import { Argument, type Command } from 'commander';
 import { InputError, OperationError } from '../../common/diagnostics.ts';
 import { ApiError, ServiceClient } from '../../service/client.ts';
-import { loadInventoryFiles } from '../../service/inventory.ts';
 import type { InventoryHost } from '../../service/types.ts';
 import type { HostView } from '../../service/views.ts';
 import { formatTable, type OutputFormat, outputOption, printJson } from '../output.ts';
@@ -57,6 +56,7 @@ export function registerHosts(program: Command): void {
   )
     .argument('<files...>', 'inventory files (a BareMetalHost may name a Secret in another file)')
     .action(async (files: string[], opts: ClientOptions) => {
+      const { loadInventoryFiles } = await import('../../service/inventory.ts');
       const inventory = loadInventoryFiles(files);
       if (inventory.diagnostics.length) {
         throw new InputError(

@@ -3,14 +3,9 @@ import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import { InputError } from '../../common/diagnostics.ts';
-import {
-  type FaultSpec,
-  isVendorProfileName,
-  type LabHost,
-  parseFaultSpec,
-  startLab,
-  VENDOR_PROFILE_NAMES,
-} from '../../lab/index.ts';
+import { type FaultSpec, parseFaultSpec } from '../../lab/faults.ts';
+import type { LabHost } from '../../lab/index.ts';
+import { isVendorProfileName, VENDOR_PROFILE_NAMES } from '../../lab/profiles.ts';
 import { type OutputFormat, outputOption } from '../output.ts';
 
 interface LabCommandOptions {
@@ -81,6 +76,8 @@ Fault kinds: timeout, server-error, unauthorized, stale-inserted, busy.`,
         if (!parsed.ok) throw new InputError(`--fault: ${parsed.error}`);
         faults.push(parsed.value);
       }
+      // Loaded here: the emulator is heavy and other commands should start fast.
+      const { startLab } = await import('../../lab/index.ts');
       const lab = await startLab({
         hosts,
         backend: opts.backend,

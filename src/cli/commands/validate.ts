@@ -1,7 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { formatDiagnosticsGrouped } from '../../common/diagnostics.ts';
-import { loadDefinition } from '../../definition/load.ts';
 import { configDirOptions, resolveConfigDir } from '../config-dir.ts';
 import { type OutputFormat, outputOption, printJson } from '../output.ts';
 
@@ -18,6 +17,7 @@ export function registerValidate(program: Command): void {
   for (const option of configDirOptions()) cmd.addOption(option);
   cmd.addOption(outputOption()).action(async (opts: ValidateOptions) => {
     const configDir = resolveConfigDir(opts.configDir);
+    const { loadDefinition } = await import('../../definition/load.ts');
     const result = await loadDefinition({ configDir, definitionFile: opts.definitionFile, env: process.env });
     const file =
       path.relative(process.cwd(), path.resolve(configDir, opts.definitionFile)) || opts.definitionFile;

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Test-only (first-boot end-to-end test): the check unit is enabled by the definition for later boots;
+# Test-only (end-to-end tests): the check unit is enabled by the definition for later boots;
 # this boot's start-up was planned before it existed, so queue it now (it waits for first boot to end).
 set -euo pipefail
 systemctl start --no-block outpost-check.service

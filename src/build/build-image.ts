@@ -10,6 +10,7 @@ import path from 'node:path';
 import { assembleBundle } from '../bundle/assemble.ts';
 import type { Bundle, FirstBootEngine } from '../bundle/bundle.ts';
 import { InputError, OperationError } from '../common/diagnostics.ts';
+import { readImageSignature } from '../definition/checks/image-signature.ts';
 import { loadDefinition } from '../definition/load.ts';
 import type { LoadedDefinition } from '../definition/types.ts';
 import {
@@ -36,6 +37,9 @@ import {
 } from '../image/root-fs.ts';
 import { resolveInRoot } from '../image/root-path.ts';
 import { bundlePayloadBytes, installAndEnableUnit, writeBundle } from '../image/write-bundle.ts';
+import { computeImageMap } from '../installer/image-map.ts';
+import { buildInstallerIso, prepareInstallerBase } from '../installer/iso.ts';
+import { locateInstallerKernel } from '../installer/kernel.ts';
 import { buildLog, createBuildDir, redactor, writeRenderedBundle } from './build-dir.ts';
 import { cachedSha256, rememberSha256 } from './hash-cache.ts';
 import { type BuildFacts, type PlanStep, planBuild, STEP_IDS, STEP_TITLES, type StepId } from './plan.ts';
@@ -222,6 +226,13 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
         },
         stack,
       );
+      await step(
+        'installer-iso',
+        async () => {
+          if (facts.output.type === 'iso') await wrapInInstallerIso(partial, facts, options, configDir);
+        },
+        stack,
+      );
       const sha256 = await step(
         'checksum',
         async () => {
@@ -281,9 +292,13 @@ async function loadChecked(configDir: string, options: BuildOptions): Promise<Lo
   if (!loaded) throw new InputError(`the image definition has ${diagnostics.length} problem(s)`, diagnostics);
   const d = loaded.definition;
   if (d.kubernetes) throw new InputError(`${loaded.file}: kubernetes: not supported by outpost yet`);
-  if (d.image.imageType !== 'raw') {
+  if (
+    d.image.imageType === 'iso' &&
+    (await readImageSignature(path.join(configDir, 'base-images', d.image.baseImage))).iso9660
+  ) {
     throw new InputError(
-      `${loaded.file}: image.imageType: ${d.image.imageType} is not supported by outpost build yet (use raw)`,
+      `${loaded.file}: image.baseImage: an ISO base image (a vendor's self-install ISO) is not supported by outpost yet: ` +
+        'give the raw image of the same OS; with imageType: iso outpost builds it and wraps it in its own installer ISO',
     );
   }
   const unsafe = d.operatingSystem.kernelArgs.filter(unsafeKernelArg);
@@ -362,6 +377,12 @@ async function inspect(
       bootConfigs,
       kernelArgs,
       sizing,
+      output: {
+        type: loaded.definition.image.imageType,
+        ...(loaded.definition.operatingSystem.isoConfiguration?.installDevice && {
+          installDevice: loaded.definition.operatingSystem.isoConfiguration.installDevice,
+        }),
+      },
       bundle: {
         files: bundle.files.length,
         artefacts: bundle.artefacts.length,
@@ -372,6 +393,42 @@ async function inspect(
     return { facts, loaded, bundle };
   } finally {
     await root.close();
+  }
+}
+
+/**
+ * Replaces the built raw image at `partial` by outpost's self-installing ISO carrying it (its data ranges
+ * and block map). The installer writes to isoConfiguration.installDevice, or to the only disk that can take
+ * the image — with several candidates it stops and asks for installDevice rather than guess.
+ */
+async function wrapInInstallerIso(
+  partial: string,
+  facts: BuildFacts,
+  options: BuildOptions,
+  configDir: string,
+) {
+  const cacheDir = path.join(options.buildRoot ?? path.join(configDir, '_build'), 'cache');
+  const base = await prepareInstallerBase(locateInstallerKernel(), cacheDir);
+  const imageMap = await computeImageMap(partial);
+  const iso = `${partial}.iso`;
+  try {
+    await buildInstallerIso({
+      base,
+      output: iso,
+      imageMap,
+      imagePath: partial,
+      settings: {
+        host: path.basename(facts.outputPath),
+        image: { size: imageMap.size, sha256: imageMap.sha256 },
+        disk: {
+          ...(facts.output.installDevice && { installDevice: facts.output.installDevice }),
+          requireUnique: true,
+        },
+      },
+    });
+    await rename(iso, partial);
+  } finally {
+    await rm(iso, { force: true });
   }
 }
 

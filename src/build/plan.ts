@@ -20,6 +20,7 @@ export const STEP_IDS = [
   'engine',
   'kernel-args',
   'unmount',
+  'installer-iso',
   'checksum',
   'publish',
 ] as const;
@@ -37,6 +38,7 @@ export const STEP_TITLES: Record<StepId, string> = {
   engine: 'First-boot engine',
   'kernel-args': 'Kernel arguments',
   unmount: 'Unmount',
+  'installer-iso': 'Self-installing ISO',
   checksum: 'Checksum',
   publish: 'Publish',
 };
@@ -60,6 +62,8 @@ export interface BuildFacts {
   bootConfigs: BootConfig[];
   kernelArgs: string[];
   sizing: Sizing;
+  /** `iso`: the raw image is wrapped in outpost's self-installing ISO. */
+  output: { type: 'raw' | 'iso'; installDevice?: string };
   bundle: { files: number; artefacts: number; payloadBytes: number; digest: string };
 }
 
@@ -103,6 +107,12 @@ export function planBuild(f: BuildFacts): PlanStep[] {
     step(
       'unmount',
       `${f.root.readOnlySubvolume ? 'restore the read-only property, ' : ''}unmount, detach the loop device`,
+    ),
+    step(
+      'installer-iso',
+      f.output.type === 'iso'
+        ? `wrap the raw image in a UEFI+BIOS installer ISO that writes it to ${f.output.installDevice ?? 'the only disk that can take it'}`
+        : 'raw output: nothing to do',
     ),
     step('checksum', 'sha256 of the output image'),
     step('publish', `fsync, rename to ${f.outputPath}, write ${f.outputPath}.sha256`),

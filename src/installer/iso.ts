@@ -109,6 +109,8 @@ export interface InstallerSettings {
   image: { url?: string; file?: string; size: number; sha256: string };
   disk: {
     installDevice?: string;
+    /** Refuse to choose between several matching disks (a standalone ISO has nobody to ask). */
+    requireUnique?: boolean;
     hints?: {
       deviceName?: string;
       minSizeBytes?: number;
@@ -134,7 +136,11 @@ export function renderInstallConf(settings: InstallerSettings, configDrive: bool
       size: settings.image.size,
       sha256: settings.image.sha256,
     },
-    disk: { installDevice: settings.disk.installDevice ?? '', hints: settings.disk.hints ?? {} },
+    disk: {
+      installDevice: settings.disk.installDevice ?? '',
+      hints: settings.disk.hints ?? {},
+      policy: settings.disk.requireUnique ? 'unique' : 'smallest',
+    },
     callback: settings.callback ?? { url: '', token: '' },
     network: {
       mode: settings.network?.mode ?? 'dhcp',

@@ -40,9 +40,12 @@ post_json() {
 }
 
 # report STEP STATUS: {"step":...,"status":...}; step names are plain (checked at build time).
+# Said once: before the network is up no report gets through, and the completion unit reports later.
 report() {
   [ -n "$CALLBACK_URL" ] || return 0
-  post_json "$CALLBACK_URL" "$(printf '{"step":"%s","status":"%s"}' "$1" "$2")" ||
-    log "progress report $1=$2 could not be delivered (ignored)"
+  post_json "$CALLBACK_URL" "$(printf '{"step":"%s","status":"%s"}' "$1" "$2")" && return 0
+  [ -n "${REPORTS_UNDELIVERED-}" ] ||
+    log "progress reports cannot be delivered yet (report $1=$2 failed); the outcome is reported once the network is up"
+  REPORTS_UNDELIVERED=1
 }
 

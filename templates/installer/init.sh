@@ -121,7 +121,7 @@ disk_matches() {
 # Runs in the main shell (not in $(...)) so a failure is logged and reported, not captured.
 choose_disk() {
   medium=$(awk '$2 == "/media/install" {print $1}' /proc/mounts | sed 's|/dev/||; s|[0-9]*$||')
-  best=""; best_size=""; seen=""
+  best=""; best_size=""; seen=""; matches=0
   for sys in /sys/block/*; do
     dev=$(basename "$sys")
     case "$dev" in loop* | ram* | sr* | dm-* | zram* | md*) continue ;; esac
@@ -129,9 +129,13 @@ choose_disk() {
     size=$(($(cat "$sys/size") * 512))
     seen="$seen /dev/$dev($size bytes)"
     disk_matches "$dev" || continue
+    matches=$((matches + 1))
     if [ -z "$best" ] || [ "$size" -lt "$best_size" ]; then best=$dev; best_size=$size; fi
   done
   [ -n "$best" ] || fail "no disk matches the root device hints (image needs $OUTPOST_IMAGE_SIZE bytes); disks:${seen:- none}"
+  if [ "$OUTPOST_DISK_POLICY" = unique ] && [ "$matches" -gt 1 ]; then
+    fail "$matches disks could take the image and none was named: set isoConfiguration.installDevice; disks:$seen"
+  fi
   TARGET=$best
 }
 

@@ -27,7 +27,18 @@ export class SerialVm {
   constructor(o: SerialVmOptions) {
     this.serialLog = `${o.workDir}/${o.name}.serial.log`;
     writeFileSync(this.serialLog, '');
-    const args = ['-accel', 'tcg,thread=multi', '-cpu', 'max', '-machine', 'q35', '-smp', '1', '-m', String(o.memoryMiB ?? 1024)];
+    const args = [
+      '-accel',
+      'tcg,thread=multi',
+      '-cpu',
+      'max',
+      '-machine',
+      'q35',
+      '-smp',
+      '1',
+      '-m',
+      String(o.memoryMiB ?? 1024),
+    ];
     args.push('-display', 'none', '-monitor', 'none', '-serial', `file:${this.serialLog}`, '-no-reboot');
     if (o.firmware === 'uefi') {
       this.varsFile = `${o.workDir}/${o.name}.vars.fd`;
@@ -62,7 +73,9 @@ export class SerialVm {
         throw new Error(`VM exited (code ${this.exitCode}) before ${pattern}; serial tail:\n${tail(text)}`);
       }
       if (Date.now() > deadline) {
-        throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${pattern}; serial tail:\n${tail(text)}`);
+        throw new Error(
+          `timed out after ${timeoutMs / 1000}s waiting for ${pattern}; serial tail:\n${tail(text)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -74,7 +87,9 @@ export class SerialVm {
     while (this.exitCode === undefined) {
       if (Date.now() > deadline) {
         this.kill();
-        throw new Error(`timed out after ${timeoutMs / 1000}s waiting for the VM to power off; serial tail:\n${tail(this.serial())}`);
+        throw new Error(
+          `timed out after ${timeoutMs / 1000}s waiting for the VM to power off; serial tail:\n${tail(this.serial())}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -31,9 +31,12 @@ export async function checkBaseImage(ctx: ConfigDirCheckContext): Promise<Diagno
     const hint = signature.iso9660 ? '; it is an ISO 9660 image: set imageType: iso' : '';
     return problem(`${shown} is not a raw disk image: ${rawDiskProblem(signature)}${hint}`);
   }
-  if (imageType === 'iso' && !signature.iso9660) {
-    const hint = looksLikeRawDisk(signature) ? '; it is a raw disk image: set imageType: raw' : '';
-    return problem(`${shown} is not an ISO 9660 image (no 'CD001' at byte 32769)${hint}`);
+  // imageType iso takes either a vendor's ISO (EIB's SelfInstall flow) or a raw disk, which outpost builds
+  // and wraps in its own self-installing ISO.
+  if (imageType === 'iso' && !signature.iso9660 && !looksLikeRawDisk(signature)) {
+    return problem(
+      `${shown} is neither an ISO 9660 image (no 'CD001' at byte 32769) nor a raw disk image: ${rawDiskProblem(signature)}`,
+    );
   }
   return [];
 }

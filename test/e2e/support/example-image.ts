@@ -27,11 +27,7 @@ export interface ExampleConfigOptions {
  * (installed through the definition's os-files, enabled through its systemd section).
  */
 export async function writeExampleConfigDir(dir: string, o: ExampleConfigOptions): Promise<void> {
-  const def = parse(await readFile(path.join(repoRoot, 'example.yaml'), 'utf8'));
-  def.operatingSystem.systemd.enable.push('outpost-check.service');
-  await writeFile(path.join(dir, 'example.yaml'), stringify(def));
-  await cp(path.join(repoRoot, 'custom'), path.join(dir, 'custom'), { recursive: true });
-  await cp(path.join(repoRoot, 'network'), path.join(dir, 'network'), { recursive: true });
+  await copyExampleConfigDir(dir, (d) => d.operatingSystem.systemd.enable.push('outpost-check.service'));
   const startCheck = path.join(dir, 'custom/scripts', o.startCheckAs ?? '95-start-check.sh');
   await copyFile(startCheckScript, startCheck);
   await chmod(startCheck, 0o755);
@@ -49,10 +45,23 @@ export async function writeExampleConfigDir(dir: string, o: ExampleConfigOptions
     path.join(o.checkDir, 'outpost-check.service'),
     path.join(dir, 'os-files/etc/systemd/system/outpost-check.service'),
   );
+}
+
+/**
+ * The example definition (changed by `edit`), its custom/ and network/, and its base image (a link to the
+ * Debian fixture) in `dir`. OUTPOST_E2E_BASE_IMAGE boots the example on another systemd OS image instead.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the definition is edited as plain YAML data
+export async function copyExampleConfigDir(dir: string, edit: (definition: any) => void = () => {}) {
+  const def = parse(await readFile(path.join(repoRoot, 'example.yaml'), 'utf8'));
+  edit(def);
+  await writeFile(path.join(dir, 'example.yaml'), stringify(def));
+  await cp(path.join(repoRoot, 'custom'), path.join(dir, 'custom'), { recursive: true });
+  await cp(path.join(repoRoot, 'network'), path.join(dir, 'network'), { recursive: true });
   await mkdir(path.join(dir, 'base-images'));
-  // OUTPOST_E2E_BASE_IMAGE boots the example on another systemd OS image instead of the Debian fixture.
   const base = process.env.OUTPOST_E2E_BASE_IMAGE || (await ensureDebianBaseImage());
   await symlink(base, path.join(dir, 'base-images', def.image.baseImage));
+  return def;
 }
 
 /** Builds the config dir's example definition; returns the report and the output image's path. */

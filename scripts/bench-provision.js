@@ -9,25 +9,14 @@ import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'outpost-bench-provision-'));
-const ensureBase = spawnSync(process.execPath, [path.join(root, 'scripts/example.js'), '--base-only'], {
-  stdio: 'inherit',
-});
-if (ensureBase.status !== 0) process.exit(1);
+// example.js makes sure the example's base image is current, then runs `outpost trial` with these flags.
 const run = spawnSync(
   process.execPath,
-  [
-    path.join(root, 'bin/outpost.js'),
-    'trial',
-    '--config-dir',
-    root,
-    '--definition-file',
-    'example.yaml',
-    '--work-dir',
-    work,
-    '--output',
-    'json',
-  ],
-  { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 },
+  [path.join(root, 'scripts/example.js'), '--work-dir', work, '--output', 'json'],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 << 20,
+  },
 );
 rmSync(work, { recursive: true, force: true });
 if (run.status !== 0) {

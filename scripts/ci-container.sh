@@ -34,4 +34,19 @@ echo "== podman run --rm --privileged -v $DIR:/eib $IMAGE build --definition-fil
 podman run --rm --privileged -v "$DIR":/eib "$IMAGE" build --definition-file example.yaml
 (cd "$DIR" && sha256sum --check outpost-example.raw.sha256)
 test -f "$(ls -d "$DIR"/_build/build-*/ | tail -1)/report.json"
+
+# The same definition as a self-installing ISO: the image's installer kernel and ISO tools are complete.
+node --input-type=module -e "
+  const { parse, stringify } = await import('yaml');
+  const fs = await import('node:fs');
+  const d = parse(fs.readFileSync('$DIR/example.yaml', 'utf8'));
+  d.image.imageType = 'iso';
+  d.image.outputImageName = 'outpost-example.iso';
+  delete d.operatingSystem.rawConfiguration;
+  fs.writeFileSync('$DIR/example-iso.yaml', stringify(d));
+"
+echo "== podman run --rm --privileged -v $DIR:/eib $IMAGE build --definition-file example-iso.yaml"
+podman run --rm --privileged -v "$DIR":/eib "$IMAGE" build --definition-file example-iso.yaml
+(cd "$DIR" && sha256sum --check outpost-example.iso.sha256)
+xorriso -indev "$DIR/outpost-example.iso" -report_el_torito plain 2>/dev/null | grep -q UEFI
 echo "== container build OK"

@@ -20,6 +20,7 @@ describe('the builder container', () => {
     const output = `${r.stdout}\n${r.stderr}`;
     expect(r.status, output).toBe(0);
     expect(r.stdout).toContain('outpost-example.raw: OK');
+    expect(r.stdout).toContain('outpost-example.iso: OK');
     expect(r.stdout).toContain('== container build OK');
   }, 1_300_000);
 });

@@ -60,8 +60,7 @@ describe('imageType: iso', () => {
     ).toString();
     expect(listing).toMatch(/El Torito boot img :\s+1\s+BIOS/);
     expect(listing).toMatch(/El Torito boot img :\s+2\s+UEFI/);
-    for (const name of ['install.conf', 'image.map', 'image.data'])
-      expect(listing).toContain(`'/outpost/${name}'`);
+    for (const name of ['install.conf', 'image.map', 'image.data']) expect(listing).toContain(`'${name}'`);
     execFileSync(
       'xorriso',
       ['-osirrox', 'on', '-indev', iso.path, '-extract', '/outpost/image.map', path.join(work, 'image.map')],

@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { writeConfigDrive } from '../../src/installer/config-drive.ts';
 import {
   bootUntilChecked,
   buildExampleImage,
@@ -64,25 +65,10 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** An ISO 9660 config drive as Ironic writes it: label config-2, openstack/latest/{meta,network}_data.json. */
+/** An ISO 9660 config drive as Ironic writes it (the product's own writer): label config-2, openstack/latest. */
 async function makeConfigDrive(dir: string): Promise<string> {
-  const latest = path.join(dir, 'content/openstack/latest');
-  await mkdir(latest, { recursive: true });
-  await writeFile(path.join(latest, 'meta_data.json'), `${JSON.stringify(DRIVE_META_DATA)}\n`);
-  await writeFile(path.join(latest, 'network_data.json'), DRIVE_NETWORK_DATA);
   const iso = path.join(dir, 'config-2.iso');
-  await execa('xorriso', [
-    '-as',
-    'mkisofs',
-    '-quiet',
-    '-V',
-    'config-2',
-    '-r',
-    '-J',
-    '-o',
-    iso,
-    path.join(dir, 'content'),
-  ]);
+  await writeConfigDrive(iso, { metaData: DRIVE_META_DATA, networkData: DRIVE_NETWORK_DATA });
   return iso;
 }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatTrial, runTrial } from '../../src/lab/trial.ts';
+import { FLOWS } from '../../src/service/lifecycle.ts';
 import { copyExampleConfigDir } from './support/example-image.ts';
 
 /*
@@ -17,16 +18,7 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-const PROVISIONING_STEPS = [
-  'power-off',
-  'prepare-media',
-  'insert-media',
-  'boot-once',
-  'power-on',
-  'installer',
-  'first-boot',
-  'eject-media',
-];
+const PROVISIONING_STEPS: readonly string[] = FLOWS.provisioning;
 
 describe('virtual site', () => {
   it(

@@ -3,20 +3,19 @@ import { createHash } from 'node:crypto';
 import {
   closeSync,
   copyFileSync,
-  mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
   readSync,
   rmSync,
   statSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeConfigDrive } from '../../src/installer/config-drive.ts';
 import { computeImageMap } from '../../src/installer/image-map.ts';
 import {
   buildInstallerIso,
@@ -53,23 +52,9 @@ function makeImage(name: string): { file: string; sha256: string; size: number }
   };
 }
 
-function makeConfigDrive(): string {
-  const dir = path.join(work, 'config-drive/openstack/latest');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'meta_data.json'), '{"uuid":"node-1","metal3-name":"node-1","name":"node-1"}');
+async function makeConfigDrive(): Promise<string> {
   const out = path.join(work, 'config-drive.iso');
-  execFileSync('xorriso', [
-    '-as',
-    'mkisofs',
-    '-quiet',
-    '-V',
-    'config-2',
-    '-r',
-    '-J',
-    '-o',
-    out,
-    path.join(work, 'config-drive'),
-  ]);
+  await writeConfigDrive(out, { metaData: { uuid: 'node-1', 'metal3-name': 'node-1', name: 'node-1' } });
   return out;
 }
 
@@ -162,7 +147,7 @@ describe('installer ISO in QEMU', () => {
       const { vm, disk } = await install('uefi-ok', 'uefi', settings, {
         image: image.file,
         embed: true,
-        configDrive: makeConfigDrive(),
+        configDrive: await makeConfigDrive(),
       });
       await vm.waitFor(/\[install\] done 100%/, BOOT_TIMEOUT_MS);
       expect(await vm.waitForExit(60_000)).toBe(0);

@@ -51,7 +51,8 @@ export class SerialVm {
     if (o.bootFromCdrom) args.push('-boot', 'order=d');
     const nics = o.nics ?? [];
     if (nics.length === 0) args.push('-nic', 'none');
-    nics.forEach((nic, i) => args.push('-nic', `user,model=virtio-net-pci,mac=${nic.mac},id=n${i}`));
+    for (const [i, nic] of nics.entries())
+      args.push('-nic', `user,model=virtio-net-pci,mac=${nic.mac},id=n${i}`);
     args.push(...(o.extraArgs ?? []));
     this.process = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.process.on('exit', (code) => {

@@ -5,7 +5,8 @@ import { formatDiagnostic } from '../../src/common/diagnostics.ts';
 import { loadInventoryFiles, parseInventory } from '../../src/service/inventory.ts';
 import { tempDir } from './helpers.ts';
 
-const METAL3 = '/work/shared/reference/metal3-flow';
+// Copies of the Metal3 quick start's manifests, as published.
+const METAL3 = path.join(import.meta.dirname, 'fixtures/metal3-flow');
 const tmp = tempDir('inventory');
 afterAll(() => tmp.cleanup());
 

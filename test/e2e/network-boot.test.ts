@@ -122,7 +122,7 @@ describe('network configuration of the example image booted in QEMU', () => {
       // A copy of the untouched output: first boot runs in both VMs.
       const driveImage = path.join(work, 'drive-host.raw');
       await execa('cp', ['--sparse=always', image, driveImage]);
-      const configDrive = await makeConfigDrive(path.join(work, 'config-drive'));
+      const configDrive = await makeConfigDrive(work);
 
       const [byMac, byDrive] = await bothOrThrow([
         bootUntilChecked(

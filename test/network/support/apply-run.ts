@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import { addVethPair } from './nm-netns.ts';
 
 let counter = 0;
 
@@ -35,22 +36,7 @@ export async function runApplyScript(opts: {
   try {
     await execa('ip', ['netns', 'add', peer]);
     for (const [i, link] of opts.links.entries()) {
-      await execa('ip', [
-        'link',
-        'add',
-        link.ifname,
-        'netns',
-        ns,
-        'address',
-        link.mac,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        `q${i}`,
-        'netns',
-        peer,
-      ]);
+      await addVethPair(ns, link.ifname, link.mac, peer, `q${i}`);
     }
     const inner = path.join(opts.root, 'run-step.sh');
     await writeFile(

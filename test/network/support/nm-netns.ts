@@ -93,22 +93,7 @@ exec NetworkManager --no-daemon --config=${work}/nm.conf --config-dir=${work}/co
     await execa('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     for (const [i, link] of req.links.entries()) {
       const p = `p${i}`;
-      await execa('ip', [
-        'link',
-        'add',
-        link.ifname,
-        'netns',
-        ns,
-        'address',
-        link.mac,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        p,
-        'netns',
-        peer,
-      ]);
+      await addVethPair(ns, link.ifname, link.mac, peer, p);
       if (link.peerAddress) await execa('ip', ['-n', peer, 'addr', 'add', link.peerAddress, 'dev', p]);
       await execa('ip', ['-n', peer, 'link', 'set', p, 'up']);
       if (link.dhcp) {
@@ -207,6 +192,32 @@ exec NetworkManager --no-daemon --config=${work}/nm.conf --config-dir=${work}/co
 }
 
 /** Reads a file if it exists (for assertion messages). */
+/** A veth pair: `ifname` with `mac` in namespace `ns`, its peer `peerName` in namespace `peer`. */
+export async function addVethPair(
+  ns: string,
+  ifname: string,
+  mac: string,
+  peer: string,
+  peerName: string,
+): Promise<void> {
+  await execa('ip', [
+    'link',
+    'add',
+    ifname,
+    'netns',
+    ns,
+    'address',
+    mac,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    peerName,
+    'netns',
+    peer,
+  ]);
+}
+
 export async function readIfExists(file: string): Promise<string> {
   return readFile(file, 'utf8').catch(() => '');
 }

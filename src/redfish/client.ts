@@ -8,6 +8,7 @@ import { allowable, asObject, type Json, link, links, str } from './resource.ts'
 import { authenticate, logout } from './session.ts';
 import { errorFrom, isSuccess, RedfishTransport } from './transport.ts';
 import {
+  type BootOverrideMode,
   type BootTarget,
   type HardwareInventory,
   type PowerAction,
@@ -18,7 +19,14 @@ import {
 
 export type { BmcAddress } from './bmc-address.ts';
 export type { Quirks } from './quirks.ts';
-export type { BootTarget, HardwareInventory, PowerAction, PowerState, RedfishEvent } from './types.ts';
+export type {
+  BootOverrideMode,
+  BootTarget,
+  HardwareInventory,
+  PowerAction,
+  PowerState,
+  RedfishEvent,
+} from './types.ts';
 export { RedfishError } from './types.ts';
 
 export interface RedfishConnectOptions {
@@ -203,32 +211,116 @@ export class RedfishClient {
     await ejectAll(this.transport, this.quirks, slots);
   }
 
-  /** Boots the given device on the next power-on only. */
-  async setBootOnce(target: BootTarget): Promise<void> {
+  /**
+   * Boots `target` at the next power-on. Asks for `Once`; a BMC that refuses `Once` (not in its allowable
+   * values, or a 400 naming it) gets `Continuous`, and one that reads back `Continuous` after a `Once` is
+   * accepted — as Ironic does. Either is reported as a `warning` event, and the result says which the BMC
+   * kept, so the caller sets the boot device back to the disk (setBootDisk) once the CD has done its work.
+   */
+  async setBootOnce(target: BootTarget): Promise<BootOverrideMode> {
     const system = await this.system();
     const boot = asObject(system.Boot);
     if (!boot) throw new RedfishError(`${this.systemPath} has no Boot property (is the address a System?)`);
-    const allowed = allowable(boot, 'BootSourceOverrideTarget');
-    let wanted: string = target === 'Cd' ? this.quirks.cdBootTarget : target;
-    if (allowed && !allowed.includes(wanted)) {
-      if (wanted === 'UsbCd' && allowed.includes('Cd')) wanted = 'Cd';
-      else
-        throw new RedfishError(
-          `boot override: the BMC does not allow target ${wanted} (allowed: ${allowed.join(', ')})`,
-        );
+    const wanted = this.allowedTarget(boot, target === 'Cd' ? this.quirks.cdBootTarget : target);
+    const enabledValues = allowable(boot, 'BootSourceOverrideEnabled');
+    let mode: BootOverrideMode = 'Once';
+    if (enabledValues && !enabledValues.includes('Once') && enabledValues.includes('Continuous')) {
+      mode = 'Continuous';
+      this.warn(
+        `the BMC does not offer a Once boot override (allowed: ${enabledValues.join(', ')}); using Continuous`,
+      );
     }
     const patch: Json = { BootSourceOverrideTarget: wanted };
-    if (this.quirks.alwaysSendBootEnabled || str(boot.BootSourceOverrideEnabled) !== 'Once')
-      patch.BootSourceOverrideEnabled = 'Once';
-    await patchWithEtag(this.transport, this.systemPath, { Boot: patch }, `boot override ${wanted} once`);
-    const after = asObject((await this.system()).Boot);
-    if (str(after?.BootSourceOverrideTarget) !== wanted || str(after?.BootSourceOverrideEnabled) !== 'Once') {
+    if (
+      this.quirks.alwaysSendBootEnabled ||
+      mode !== 'Once' ||
+      str(boot.BootSourceOverrideEnabled) !== 'Once'
+    )
+      patch.BootSourceOverrideEnabled = mode;
+    try {
+      await patchWithEtag(
+        this.transport,
+        this.systemPath,
+        { Boot: patch },
+        `boot override ${wanted} ${mode}`,
+      );
+    } catch (error) {
+      const refusedOnce =
+        mode === 'Once' &&
+        error instanceof RedfishError &&
+        error.status === 400 &&
+        /BootSourceOverrideEnabled|\bOnce\b/.test(error.message);
+      if (!refusedOnce) throw error;
+      mode = 'Continuous';
+      this.warn(`the BMC refused a Once boot override (${error.message}); using Continuous`);
+      await patchWithEtag(
+        this.transport,
+        this.systemPath,
+        { Boot: { BootSourceOverrideTarget: wanted, BootSourceOverrideEnabled: mode } },
+        `boot override ${wanted} ${mode}`,
+      );
+    }
+    const after = await this.bootOverride();
+    if (after.target !== wanted || (after.enabled !== 'Once' && after.enabled !== 'Continuous')) {
       throw new RedfishError(
-        `boot override: asked for ${wanted}/Once, the BMC reports ${str(after?.BootSourceOverrideTarget)}/${str(after?.BootSourceOverrideEnabled)}`,
+        `boot override: asked for ${wanted}/${mode}, the BMC reports ${after.target}/${after.enabled}`,
         { retriable: true },
       );
     }
-    this.transport.emit({ type: 'boot', message: `boot override ${wanted} once` });
+    if (after.enabled !== mode) {
+      this.warn(
+        `boot override: asked for ${wanted}/${mode}, the BMC reports ${wanted}/${after.enabled}; accepted`,
+      );
+      mode = after.enabled as BootOverrideMode;
+    }
+    this.transport.emit({ type: 'boot', message: `boot override ${wanted} ${mode}` });
+    return mode;
+  }
+
+  /** The System's current boot override as the BMC reports it. */
+  async bootOverride(): Promise<{ enabled: string; target: string }> {
+    const boot = asObject((await this.system()).Boot);
+    return {
+      enabled: str(boot?.BootSourceOverrideEnabled) ?? 'Disabled',
+      target: str(boot?.BootSourceOverrideTarget) ?? 'None',
+    };
+  }
+
+  /**
+   * Makes the disk the persistent boot device (`Hdd`, `Continuous`), as Ironic does at the end of a deploy
+   * whose boot override may still point at the CD.
+   */
+  async setBootDisk(): Promise<void> {
+    const boot = asObject((await this.system()).Boot);
+    if (!boot) throw new RedfishError(`${this.systemPath} has no Boot property (is the address a System?)`);
+    const wanted = this.allowedTarget(boot, 'Hdd');
+    await patchWithEtag(
+      this.transport,
+      this.systemPath,
+      { Boot: { BootSourceOverrideTarget: wanted, BootSourceOverrideEnabled: 'Continuous' } },
+      `boot override ${wanted} Continuous`,
+    );
+    const after = await this.bootOverride();
+    if (after.target !== wanted) {
+      throw new RedfishError(
+        `boot override: asked for ${wanted}/Continuous, the BMC reports ${after.target}/${after.enabled}`,
+        { retriable: true },
+      );
+    }
+    this.transport.emit({ type: 'boot', message: `boot override ${wanted} ${after.enabled}` });
+  }
+
+  private allowedTarget(boot: Json, wanted: string): string {
+    const allowed = allowable(boot, 'BootSourceOverrideTarget');
+    if (!allowed || allowed.includes(wanted)) return wanted;
+    if (wanted === 'UsbCd' && allowed.includes('Cd')) return 'Cd';
+    throw new RedfishError(
+      `boot override: the BMC does not allow target ${wanted} (allowed: ${allowed.join(', ')})`,
+    );
+  }
+
+  private warn(message: string): void {
+    this.transport.emit({ type: 'warning', message });
   }
 
   /** Deletes the session. */

@@ -103,16 +103,39 @@ async function sendEject(t: RedfishTransport, quirks: Quirks, slot: Slot): Promi
     if (!isInserted(after.body)) return;
     throw errorFrom(`eject ${slot.path}`, response!);
   }
-  if (slot.allow.includes('PATCH')) {
-    t.emit({
-      type: 'fallback',
-      message: `${slot.path} has no EjectMedia action; ejecting with PATCH`,
-      path: slot.path,
-    });
-    await patchWithEtag(t, slot.path, { Image: null, Inserted: false }, `eject ${slot.path}`);
-    return;
+  const patch = patchPolicy(slot);
+  if (patch === 'refused')
+    throw new RedfishError(`eject ${slot.path}: the slot has no EjectMedia action and does not allow PATCH`);
+  t.emit({
+    type: 'fallback',
+    message: `${slot.path} has no EjectMedia action${patch === 'unadvertised' ? ' and no Allow header' : ''}; ejecting with PATCH`,
+    path: slot.path,
+  });
+  try {
+    await patchWithEtag(t, slot.path, { Image: null, Inserted: false }, `eject ${slot.path} with PATCH`);
+  } catch (error) {
+    if (patch === 'unadvertised' && error instanceof RedfishError) {
+      throw new RedfishError(
+        `eject ${slot.path}: the slot has no EjectMedia action and no Allow header, and PATCH failed: ${error.message}`,
+        {
+          ...(error.status !== undefined && { status: error.status }),
+          retriable: error.retriable,
+          cause: error,
+        },
+      );
+    }
+    throw error;
   }
-  throw new RedfishError(`eject ${slot.path}: the slot has no EjectMedia action and does not allow PATCH`);
+}
+
+/**
+ * Whether to PATCH a slot that has no InsertMedia/EjectMedia action: yes when its `Allow` header lists
+ * PATCH; also when there is no `Allow` header at all (many BMCs never send one: the PATCH is tried and
+ * its failure reported); no when `Allow` is sent without PATCH.
+ */
+function patchPolicy(slot: Slot): 'allowed' | 'unadvertised' | 'refused' {
+  if (slot.allow.length === 0) return 'unadvertised';
+  return slot.allow.includes('PATCH') ? 'allowed' : 'refused';
 }
 
 /** Does an error text ask for one more InsertMedia parameter? Returns what to add, or undefined. */
@@ -189,27 +212,29 @@ async function insertOne(t: RedfishTransport, slot: Slot, url: string): Promise<
     }
     return 'rejected 4 InsertMedia bodies';
   }
-  if (slot.allow.includes('PATCH')) {
-    t.emit({
-      type: 'fallback',
-      message: `${slot.path} has no InsertMedia action; inserting with PATCH`,
-      path: slot.path,
-    });
-    try {
-      await patchWithEtag(
-        t,
-        slot.path,
-        { Image: url, Inserted: true, WriteProtected: true },
-        `insert media into ${slot.path}`,
-      );
-      return 'inserted';
-    } catch (error) {
-      if (error instanceof RedfishError && error.status !== undefined && error.status < 500)
-        return error.message;
-      throw error;
+  const patch = patchPolicy(slot);
+  if (patch === 'refused') return 'no InsertMedia action and PATCH not allowed';
+  t.emit({
+    type: 'fallback',
+    message: `${slot.path} has no InsertMedia action${patch === 'unadvertised' ? ' and no Allow header' : ''}; inserting with PATCH`,
+    path: slot.path,
+  });
+  try {
+    await patchWithEtag(
+      t,
+      slot.path,
+      { Image: url, Inserted: true, WriteProtected: true },
+      `insert media into ${slot.path} with PATCH`,
+    );
+    return 'inserted';
+  } catch (error) {
+    if (error instanceof RedfishError && error.status !== undefined && error.status < 500) {
+      return patch === 'unadvertised'
+        ? `no InsertMedia action and no Allow header; PATCH failed: ${error.message}`
+        : error.message;
     }
+    throw error;
   }
-  return 'no InsertMedia action and PATCH not allowed';
 }
 
 /** Some BMCs attach asynchronously after a 204: re-read until the slot shows the image, within bounds. */

@@ -1,11 +1,16 @@
-/** Out-of-band hardware inventory, shaped like Metal3's BareMetalHost `status.hardware`. */
+/**
+ * Out-of-band hardware inventory, shaped like Metal3's BareMetalHost `status.hardware`. A field the BMC
+ * did not answer (a linked collection that is missing or fails) is left out and named in `unknown`,
+ * so "unknown" is never shown as zero.
+ */
 export interface HardwareInventory {
   systemVendor: { manufacturer: string; productName: string; serialNumber: string };
   firmware: { bios: { version: string }; bmc?: { version: string } };
-  cpu: { count: number; model: string; clockMegahertz: number; arch: string };
-  ramMebibytes: number;
+  /** Present, enabled CPUs only (no absent sockets, no FPGAs/GPUs); count is threads, as in Metal3. */
+  cpu?: { count: number; model: string; clockMegahertz?: number; arch: string };
+  ramMebibytes?: number;
   nics: { name: string; mac: string; speedGbps: number }[];
-  storage: {
+  storage?: {
     name: string;
     sizeBytes: number;
     model: string;
@@ -14,18 +19,36 @@ export interface HardwareInventory {
     type: string;
   }[];
   bootMode?: string;
+  /** Inventory fields the BMC could not tell (e.g. `cpu`, `ramMebibytes`, `storage`). */
+  unknown?: string[];
 }
 
 export type PowerState = 'On' | 'Off' | 'PoweringOn' | 'PoweringOff';
 export type PowerAction = 'on' | 'off' | 'soft-off' | 'reboot';
 export type BootTarget = 'Cd' | 'Hdd' | 'Pxe';
+/** How long a boot override lasts: the next boot only, or until changed. */
+export type BootOverrideMode = 'Once' | 'Continuous';
 
 /**
  * What the client did, for the caller's log. Never carries credentials, tokens or request bodies
  * that could contain them (InsertMedia bodies are reduced to their key names).
  */
 export interface RedfishEvent {
-  type: 'request' | 'retry' | 'session' | 'fallback' | 'quirk' | 'task' | 'power' | 'media' | 'boot';
+  /**
+   * `warning`: the BMC did not do or tell what was asked and the client carried on another way (an
+   * optional resource missing, a boot override read back differently); the caller shows these to the user.
+   */
+  type:
+    | 'request'
+    | 'retry'
+    | 'session'
+    | 'fallback'
+    | 'quirk'
+    | 'task'
+    | 'power'
+    | 'media'
+    | 'boot'
+    | 'warning';
   message: string;
   method?: string;
   path?: string;

@@ -1,11 +1,11 @@
 import { hashToken, newToken, writeHostConfig } from './callbacks.ts';
 import type { CredentialsFile } from './credentials.ts';
 import { hostIsoName } from './host-media.ts';
-import { refuseAction } from './lifecycle.ts';
+import { leftOnBmc, refuseAction } from './lifecycle.ts';
 import type { MediaServer } from './media.ts';
 import type { Store } from './store.ts';
 import type { Transitions } from './transitions.ts';
-import type { HostRecord, InventoryHost, PowerAction } from './types.ts';
+import type { HostRecord, HostSpec, InventoryHost, PowerAction } from './types.ts';
 
 /** A refused request: the API answers with `status` and this message. */
 export class ActionError extends Error {
@@ -77,15 +77,19 @@ export class HostActions {
           continue;
         }
         result.updated.push(spec.name);
+        const changes = describeChanges(existing.spec, spec, changedCredentials.has(spec.name)).join('; ');
         const reRegister = bmcChanged && ['registering', 'inspecting', 'available'].includes(existing.state);
-        if (reRegister)
-          transitions.enter(existing, 'registering', 'BMC settings changed: registering again', { spec });
-        else {
+        if (reRegister) {
+          transitions.enter(existing, 'registering', 'BMC settings changed: registering again', {
+            spec,
+          });
+          transitions.event(spec.name, 'Normal', 'Updated', `re-imported: ${changes}; registering again`);
+        } else {
           const { error: _retryNow, ...rest } = existing;
           transitions.save(bmcChanged ? { ...rest, spec } : { ...existing, spec }, {
             level: 'Normal',
             reason: 'Updated',
-            message: bmcChanged ? 'BMC settings updated' : 'host settings updated',
+            message: `re-imported: ${changes}${bmcChanged ? ` (used from the next ${existing.state === 'provisioned' ? 'operation' : 'step'} on)` : ''}`,
           });
         }
       }
@@ -94,12 +98,17 @@ export class HostActions {
     return result;
   }
 
-  remove(name: string): void {
+  /**
+   * Forgets a host and its credentials. `force` deletes it in any state without touching its BMC; the
+   * answer lists what is left there, so the user can undo it by hand.
+   */
+  remove(name: string, opts: { force?: boolean } = {}): { leftOnBmc: string[] } {
     const host = this.get(name);
     const refused = refuseAction('delete', host);
-    if (refused) throw new ActionError(409, refused);
+    if (refused && !opts.force) throw new ActionError(409, refused);
     this.c.store.deleteHost(name);
     this.c.credentials.delete(name);
+    return { leftOnBmc: opts.force ? leftOnBmc(host) : [] };
   }
 
   provision(name: string, request: { image?: unknown; consumer?: unknown }): HostRecord {
@@ -210,4 +219,30 @@ export class HostActions {
     }
     return `${this.c.advertiseUrl}/media/${served.split('/').map(encodeURIComponent).join('/')}`;
   }
+}
+
+/** What a re-import changes, in words (credentials by name only, never their values). */
+export function describeChanges(before: HostSpec, after: HostSpec, credentialsChanged: boolean): string[] {
+  const changes: string[] = [];
+  if (before.bmc.address !== after.bmc.address)
+    changes.push(`BMC address ${before.bmc.address} -> ${after.bmc.address}`);
+  if (before.bmc.disableCertificateVerification !== after.bmc.disableCertificateVerification)
+    changes.push(`disableCertificateVerification ${after.bmc.disableCertificateVerification}`);
+  if (credentialsChanged) changes.push('BMC credentials changed');
+  const fields = ['bootMACAddress', 'role', 'online', 'labels', 'rootDeviceHints', 'networkData'] as const;
+  for (const field of fields) {
+    const a = before[field];
+    const b = after[field];
+    if (JSON.stringify(a) === JSON.stringify(b)) continue;
+    changes.push(
+      field === 'networkData' || typeof a === 'object' || typeof b === 'object'
+        ? `${field} changed`
+        : `${field} ${a ?? '(none)'} -> ${b ?? '(none)'}`,
+    );
+  }
+  for (const key of Object.keys(after) as (keyof HostSpec)[]) {
+    if (key === 'bmc' || key === 'name' || (fields as readonly string[]).includes(key)) continue;
+    if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) changes.push(`${key} changed`);
+  }
+  return changes.length > 0 ? changes : ['no visible change'];
 }

@@ -71,9 +71,12 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse,
   switch (key) {
     case 'GET ':
       return send(res, 200, hostView(actions.get(name), credentials));
-    case 'DELETE ':
-      actions.remove(name);
-      return send(res, 200, { deleted: name });
+    case 'DELETE ': {
+      const force = url.searchParams.get('force');
+      if (force !== null && force !== 'true' && force !== 'false')
+        return send(res, 400, { error: "force must be 'true' or 'false'" });
+      return send(res, 200, { deleted: name, ...actions.remove(name, { force: force === 'true' }) });
+    }
     case 'GET events':
       actions.get(name);
       return send(res, 200, { events: store.events({ host: name, limit: limitParam(url) }) });

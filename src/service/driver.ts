@@ -1,6 +1,12 @@
 import { parseBmcAddress } from '../redfish/bmc-address.ts';
 import { RedfishClient, RedfishError } from '../redfish/client.ts';
-import type { BootTarget, HardwareInventory, PowerAction, PowerState } from '../redfish/types.ts';
+import type {
+  BootOverrideMode,
+  BootTarget,
+  HardwareInventory,
+  PowerAction,
+  PowerState,
+} from '../redfish/types.ts';
 import type { Credentials } from './types.ts';
 
 /** What the lifecycle needs from a BMC; the Redfish details stay in src/redfish. */
@@ -10,7 +16,16 @@ export interface BmcSession {
   power(action: PowerAction): Promise<void>;
   insertMedia(url: string): Promise<void>;
   ejectMedia(): Promise<void>;
-  setBootOnce(target: BootTarget): Promise<void>;
+  /** Resolves to the override the BMC kept: `Continuous` when it ignores or refuses `Once`. */
+  setBootOnce(target: BootTarget): Promise<BootOverrideMode>;
+  bootOverride(): Promise<{ enabled: string; target: string }>;
+  /** The disk as the persistent boot device. */
+  setBootDisk(): Promise<void>;
+  /**
+   * What the BMC did not do or tell as asked, since the last call (optional resources missing, a boot
+   * override read back differently): the service records each as a Warning event.
+   */
+  takeWarnings(): string[];
   close(): Promise<void>;
 }
 
@@ -37,7 +52,8 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
     async connect(target) {
       const parsed = parseBmcAddress(target.address);
       if (!parsed.ok) throw new Error(parsed.error);
-      return RedfishClient.connect({
+      let warnings: string[] = [];
+      const client = await RedfishClient.connect({
         address: parsed.value,
         username: target.credentials.username,
         password: target.credentials.password,
@@ -45,7 +61,26 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
         ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
         ...(opts.retry !== undefined && { retry: opts.retry }),
         ...(opts.powerTimeoutMs !== undefined && { powerTimeoutMs: opts.powerTimeoutMs }),
+        onEvent: (event) => {
+          if (event.type === 'warning') warnings.push(event.message);
+        },
       });
+      return {
+        inspect: () => client.inspect(),
+        powerState: () => client.powerState(),
+        power: (action) => client.power(action),
+        insertMedia: (url) => client.insertMedia(url),
+        ejectMedia: () => client.ejectMedia(),
+        setBootOnce: (bootTarget) => client.setBootOnce(bootTarget),
+        bootOverride: () => client.bootOverride(),
+        setBootDisk: () => client.setBootDisk(),
+        takeWarnings: () => {
+          const taken = warnings;
+          warnings = [];
+          return taken;
+        },
+        close: () => client.close(),
+      };
     },
   };
 }

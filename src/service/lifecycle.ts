@@ -16,6 +16,7 @@ export const FLOWS = {
     'boot-once',
     'power-on',
     'installer',
+    'boot-disk',
     'first-boot',
     'eject-media',
   ],
@@ -131,12 +132,34 @@ export function refuseAction(
     case 'power':
       return isStable(s) ? undefined : busy('wait until it is available or provisioned');
     case 'inspect':
-      return s === 'available' || s === 'inspecting' || (s === 'registering' && host.error)
+      if (s === 'inspecting') {
+        const attempt = host.error ? ` (attempt ${host.error.count} failed: ${host.error.message})` : '';
+        return `host ${host.name} is already being inspected${attempt}; wait for it to finish`;
+      }
+      return s === 'available' || (s === 'registering' && host.error)
         ? undefined
         : busy('only an available host can be inspected');
     case 'delete':
       return s === 'provisioning' || s === 'provisioned' || s === 'deprovisioning'
-        ? busy('deprovision it first')
+        ? busy('deprovision it first, or delete it with --force')
         : undefined;
   }
+}
+
+/**
+ * What a forced delete leaves behind on the host's BMC and server: the service forgets the host without
+ * talking to the BMC (which may be the reason for the delete), so nothing there is undone.
+ */
+export function leftOnBmc(host: HostRecord): string[] {
+  const left: string[] = [];
+  if (host.state === 'provisioning' || host.state === 'provisioned' || host.state === 'deprovisioning') {
+    left.push(`power state as it is (last seen: ${host.powerState ?? 'unknown'})`);
+    if (host.provisioning?.imageUrl)
+      left.push(`virtual media ${host.provisioning.imageUrl} possibly still inserted`);
+    left.push('the boot override possibly still set to the virtual CD');
+    left.push('whatever was installed on the disks');
+  }
+  if (host.powerRequest) left.push(`the power ${host.powerRequest} request not carried out`);
+  if (host.step && left.length === 0) left.push(`the ${host.state} step '${host.step}' possibly half done`);
+  return left;
 }

@@ -22,7 +22,14 @@ export interface ReconcilerOptions {
   log?: (line: string) => void;
 }
 
-type Outcome = { patch: Partial<HostRecord>; message: string };
+type Outcome = { patch: Partial<HostRecord>; message: string; warnings?: string[] };
+
+/** Event reason of the BMC warnings a step can meet. */
+const WARNING_REASONS: Record<string, string> = {
+  inspect: 'InspectionIncomplete',
+  'boot-once': 'BootOverrideChanged',
+  'boot-disk': 'BootOverrideChanged',
+};
 
 /**
  * The reconcile loop: picks hosts with due work and runs one step each, at most `concurrency` at a time.
@@ -133,6 +140,9 @@ export class Reconciler {
     let session: BmcSession | undefined;
     let outcome: Outcome | undefined;
     let failure: string | undefined;
+    let warnings: string[] = [];
+    // Redfish errors never carry credentials, but a BMC might echo them back: scrub anyway.
+    const scrub = (text: string) => text.split(credentials.password).join('***');
     try {
       session = await this.o.driver.connect({
         address: host.spec.bmc.address,
@@ -141,12 +151,20 @@ export class Reconciler {
       });
       outcome = await this.execute(host, session);
     } catch (error) {
-      // Redfish errors never carry credentials, but a BMC might echo them back: scrub anyway.
-      failure = describeBmcError(error).split(credentials.password).join('***');
+      failure = scrub(describeBmcError(error));
     } finally {
+      warnings = [...(session?.takeWarnings() ?? []), ...(outcome?.warnings ?? [])];
       await session?.close().catch(() => {});
     }
+    this.recordWarnings(host, warnings.map(scrub));
     this.commit(host, outcome, failure);
+  }
+
+  /** What the BMC did not do as asked but the step carried on from: one Warning event each. */
+  private recordWarnings(host: HostRecord, warnings: string[]): void {
+    if (warnings.length === 0 || this.o.store.getHost(host.name)?.id !== host.id) return;
+    const reason = WARNING_REASONS[host.step] ?? 'BmcWarning';
+    for (const warning of new Set(warnings)) this.o.transitions.event(host.name, 'Warning', reason, warning);
   }
 
   private commit(started: HostRecord, outcome: Outcome | undefined, failure: string | undefined): void {
@@ -190,8 +208,10 @@ export class Reconciler {
         return { patch: { powerState: await bmc.powerState() }, message: 'BMC credentials accepted' };
       case 'inspect': {
         const hardware = await bmc.inspect();
-        const cpu = hardware.cpu ? `${hardware.cpu.count} CPU(s)` : 'no CPU data';
-        const message = `inspected: ${hardware.systemVendor?.manufacturer ?? '?'} ${hardware.systemVendor?.productName ?? ''}, ${cpu}, ${hardware.ramMebibytes ?? '?'} MiB, ${hardware.nics?.length ?? 0} NIC(s), ${hardware.storage?.length ?? 0} disk(s)`;
+        const cpu = hardware.cpu ? `${hardware.cpu.count} CPU(s)` : 'CPUs unknown';
+        const ram = hardware.ramMebibytes !== undefined ? `${hardware.ramMebibytes} MiB` : 'memory unknown';
+        const disks = hardware.storage ? `${hardware.storage.length} disk(s)` : 'disks unknown';
+        const message = `inspected: ${hardware.systemVendor.manufacturer || '?'} ${hardware.systemVendor.productName}, ${cpu}, ${ram}, ${hardware.nics.length} NIC(s), ${disks}`;
         return { patch: { hardware: { ...hardware } }, message };
       }
       case 'power-off':
@@ -207,9 +227,18 @@ export class Reconciler {
         await bmc.insertMedia(url);
         return { patch: {}, message: `inserted ${url}` };
       }
-      case 'boot-once':
-        await bmc.setBootOnce('Cd');
-        return { patch: {}, message: 'next boot from virtual CD, once' };
+      case 'boot-once': {
+        const kept = await bmc.setBootOnce('Cd');
+        return {
+          patch: {},
+          message:
+            kept === 'Once'
+              ? 'next boot from virtual CD, once'
+              : 'boot from virtual CD, Continuous (the BMC does not keep Once): the disk is set back after installation',
+        };
+      }
+      case 'boot-disk':
+        return this.bootDisk(bmc);
       case 'power-on': {
         const state = await bmc.powerState();
         if (state === 'On' || state === 'PoweringOn')
@@ -225,6 +254,40 @@ export class Reconciler {
       default:
         throw new Error(`internal: no executor for step '${host.step}' in state ${host.state}`);
     }
+  }
+
+  /**
+   * After the installer: a host whose BMC kept the CD as a Continuous boot device would install again at
+   * every boot. Like Ironic at the end of a deploy, power it off, make the disk the boot device, power on.
+   * Re-runnable: a host left off with the disk already set is only powered on.
+   */
+  private async bootDisk(bmc: BmcSession): Promise<Outcome> {
+    const override = await bmc.bootOverride();
+    const continuousCd = override.enabled === 'Continuous' && /Cd$/i.test(override.target);
+    if (!continuousCd) {
+      if (
+        override.enabled === 'Continuous' &&
+        override.target === 'Hdd' &&
+        (await bmc.powerState()) === 'Off'
+      ) {
+        await bmc.power('on');
+        return { patch: { powerState: 'On' }, message: 'boot device is the disk; powered on' };
+      }
+      return {
+        patch: {},
+        message: `boot override ${override.target}/${override.enabled}: the host boots its disk`,
+      };
+    }
+    await bmc.power('off');
+    await bmc.setBootDisk();
+    await bmc.power('on');
+    return {
+      patch: { powerState: 'On' },
+      message: 'powered off, boot device set to Hdd (Continuous), powered on',
+      warnings: [
+        `the BMC kept ${override.target}/Continuous after the installer: powered off, set the boot device back to the disk (Hdd, Continuous) and powered on`,
+      ],
+    };
   }
 
   private async executePower(host: HostRecord, action: PowerAction, bmc: BmcSession): Promise<Outcome> {

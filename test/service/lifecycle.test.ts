@@ -117,6 +117,8 @@ describe('host lifecycle against the lab (fake machines, real Redfish client)', 
     expect((await report('host-1', { phase: 'installer', status: 'succeeded' })).body.message).toMatch(
       /already done/,
     );
+    // The override was spent by the CD boot: boot-disk only checks it, then first boot is awaited.
+    await waitFor('host-1 to wait for first boot', async () => (await host('host-1')).step === 'first-boot');
     lab.guestReboot('host-1');
     expect(
       (await report('host-1', { phase: 'first-boot', status: 'succeeded', message: 'rke2 up' })).status,
@@ -136,6 +138,7 @@ describe('host lifecycle against the lab (fake machines, real Redfish client)', 
       'boot-once:succeeded',
       'power-on:succeeded',
       'installer:succeeded',
+      'boot-disk:succeeded',
       'first-boot:succeeded',
       'eject-media:succeeded',
     ]);
@@ -240,7 +243,7 @@ describe('host lifecycle against the lab (fake machines, real Redfish client)', 
     expect((await report('host-2', { phase: 'config-drive', status: 'done' })).status).toBe(200);
     expect((await host('host-2')).step).toBe('installer');
     expect((await report('host-2', { phase: 'install', status: 'done' })).status).toBe(200);
-    expect((await host('host-2')).step).toBe('first-boot');
+    await waitFor('host-2 to wait for first boot', async () => (await host('host-2')).step === 'first-boot');
     lab.guestReboot('host-2');
     // The first-boot runner only knows a URL: the token is its last path segment.
     const url = (hostConfig('host-2') as unknown as { callbackUrlWithToken: string }).callbackUrlWithToken;

@@ -123,6 +123,7 @@ describe('lifecycle', () => {
       'boot-once',
       'power-on',
       'installer',
+      'boot-disk',
       'first-boot',
       'eject-media',
     ]);

@@ -103,10 +103,23 @@ export function registerHosts(program: Command): void {
 
   command(hosts, 'delete', 'Remove a host that is not provisioned, and its credentials')
     .argument('<name>')
-    .action(async (name: string, opts: ClientOptions) => {
-      const result = await call(opts, (c) => c.request('DELETE', `/hosts/${encodeURIComponent(name)}`));
+    .option(
+      '--force',
+      'remove it in any state, without touching its BMC (prints what is left there: power, media, boot override)',
+    )
+    .action(async (name: string, opts: ClientOptions & { force?: boolean }) => {
+      const query = opts.force ? '?force=true' : '';
+      const result = await call(opts, (c) =>
+        c.request<{ deleted: string; leftOnBmc?: string[] }>(
+          'DELETE',
+          `/hosts/${encodeURIComponent(name)}${query}`,
+        ),
+      );
       if (opts.output === 'json') return printJson(result);
       process.stdout.write(`host/${name} deleted\n`);
+      const left = result.leftOnBmc ?? [];
+      if (left.length > 0)
+        process.stdout.write(`left on its BMC and server:\n${left.map((l) => `  - ${l}\n`).join('')}`);
     });
 }
 
@@ -201,11 +214,15 @@ function describe(h: HostView, timeline: Timeline, events: EventRow[]): string {
         `  System:   ${[v.manufacturer, v.productName, v.serialNumber && `s/n ${v.serialNumber}`].filter(Boolean).join(' ')}`,
       );
     if (hw.firmware?.bios?.version) lines.push(`  BIOS:     ${hw.firmware.bios.version}`);
-    if (hw.cpu)
-      lines.push(
-        `  CPU:      ${hw.cpu.count} x ${hw.cpu.model ?? '?'} ${hw.cpu.clockMegahertz ?? '?'} MHz ${hw.cpu.arch ?? ''}`.trimEnd(),
-      );
-    if (hw.ramMebibytes !== undefined) lines.push(`  Memory:   ${hw.ramMebibytes} MiB`);
+    // A field the BMC did not tell is "unknown", never a zero.
+    const cpu = hw.cpu;
+    lines.push(
+      cpu?.count
+        ? `  CPU:      ${[`${cpu.count} x`, cpu.model || 'unknown model', cpu.clockMegahertz ? `${cpu.clockMegahertz} MHz` : '', cpu.arch].filter(Boolean).join(' ')}`
+        : '  CPU:      unknown',
+    );
+    lines.push(`  Memory:   ${hw.ramMebibytes ? `${hw.ramMebibytes} MiB` : 'unknown'}`);
+    if (!Array.isArray(hw.storage)) lines.push('  Disks:    unknown');
     for (const nic of hw.nics ?? [])
       lines.push(`  NIC:      ${nic.name ?? '?'} ${nic.mac ?? ''} ${nic.speedGbps ?? '?'} Gbps`);
     for (const disk of (hw.storage ?? []) as {

@@ -93,7 +93,10 @@ export function renderResources(
       'BootSourceOverrideTarget@Redfish.AllowableValues': profile.bootTargets,
       BootSourceOverrideMode: state.boot.mode,
     },
-    ProcessorSummary: { Count: 1, LogicalProcessorCount: 1, Model: 'QEMU Virtual CPU' },
+    ProcessorSummary:
+      profile.processors === 'one'
+        ? { Count: 1, LogicalProcessorCount: 1, Model: 'QEMU Virtual CPU' }
+        : { Count: 1, LogicalProcessorCount: 16, Model: 'Multi-Core Intel(R) Xeon(R) processor 7xxx Series' },
     MemorySummary: { TotalSystemMemoryGiB: hw.memoryGiB },
     Processors: ref(`${p.system}/Processors`),
     Memory: ref(`${p.system}/Memory`),
@@ -111,24 +114,7 @@ export function renderResources(
   if (profile.mediaLocation === 'system') system.VirtualMedia = ref(p.virtualMedia);
   out.set(p.system, system);
 
-  const cpu = `${p.system}/Processors/CPU1`;
-  out.set(
-    `${p.system}/Processors`,
-    collection(`${p.system}/Processors`, 'ProcessorCollection', 'Processors', [cpu]),
-  );
-  out.set(cpu, {
-    '@odata.id': cpu,
-    Id: 'CPU1',
-    Name: 'Processor',
-    ProcessorType: 'CPU',
-    ProcessorArchitecture: 'x86',
-    InstructionSet: 'x86-64',
-    Manufacturer: 'QEMU',
-    Model: 'QEMU TCG CPU (max)',
-    MaxSpeedMHz: 2000,
-    TotalCores: 1,
-    TotalThreads: 1,
-  });
+  for (const [path, body] of processorResources(p, profile)) out.set(path, body);
   const dimm = `${p.system}/Memory/DIMM1`;
   out.set(`${p.system}/Memory`, collection(`${p.system}/Memory`, 'MemoryCollection', 'Memory', [dimm]));
   out.set(dimm, {
@@ -241,7 +227,78 @@ export function renderResources(
   for (const id of sessionIds) {
     out.set(`${p.sessions}/${id}`, { '@odata.id': `${p.sessions}/${id}`, Id: id, Name: 'User Session' });
   }
+  dropMissing(out, p, profile);
   return out;
+}
+
+/**
+ * A BMC that links inventory collections it cannot serve: the links stay, the resources answer 404,
+ * and the summaries that would give the answer away are left out.
+ */
+function dropMissing(out: Map<string, Json>, p: BmcPaths, profile: VendorProfile): void {
+  const system = out.get(p.system)!;
+  for (const missing of profile.missingResources) {
+    if (missing === 'Drives') {
+      for (const path of [...out.keys()]) if (path.includes('/Drives/')) out.delete(path);
+      continue;
+    }
+    const prefix = `${p.system}/${missing}`;
+    for (const path of [...out.keys()]) if (path === prefix || path.startsWith(`${prefix}/`)) out.delete(path);
+    if (missing === 'Processors') delete system.ProcessorSummary;
+    if (missing === 'Memory') delete system.MemorySummary;
+  }
+}
+
+/** The Processors collection: one QEMU CPU, or a two-socket board with an empty socket and an FPGA. */
+function processorResources(p: BmcPaths, profile: VendorProfile): [string, Json][] {
+  const base = `${p.system}/Processors`;
+  const members: Json[] =
+    profile.processors === 'one'
+      ? [
+          {
+            Id: 'CPU1',
+            Name: 'Processor',
+            ProcessorType: 'CPU',
+            ProcessorArchitecture: 'x86',
+            InstructionSet: 'x86-64',
+            Manufacturer: 'QEMU',
+            Model: 'QEMU TCG CPU (max)',
+            MaxSpeedMHz: 2000,
+            TotalCores: 1,
+            TotalThreads: 1,
+          },
+        ]
+      : [
+          {
+            Id: 'CPU1',
+            Name: 'Processor',
+            Socket: 'CPU 1',
+            ProcessorType: 'CPU',
+            ProcessorArchitecture: 'x86',
+            InstructionSet: 'x86-64',
+            Manufacturer: 'Intel(R) Corporation',
+            Model: 'Multi-Core Intel(R) Xeon(R) processor 7xxx Series',
+            MaxSpeedMHz: 3700,
+            TotalCores: 8,
+            TotalThreads: 16,
+            Status: { State: 'Enabled', Health: 'OK' },
+          },
+          { Id: 'CPU2', Name: 'Processor', Socket: 'CPU 2', ProcessorType: 'CPU', Status: { State: 'Absent' } },
+          {
+            Id: 'FPGA1',
+            Name: 'FPGA',
+            ProcessorType: 'FPGA',
+            ProcessorArchitecture: 'OEM',
+            InstructionSet: 'OEM',
+            Model: 'Stratix 10',
+            Status: { State: 'Enabled', Health: 'OK' },
+          },
+        ];
+  const paths = members.map((m) => `${base}/${m.Id as string}`);
+  return [
+    [base, collection(base, 'ProcessorCollection', 'Processors', paths)],
+    ...members.map((m, i): [string, Json] => [paths[i]!, { '@odata.id': paths[i], ...m }]),
+  ];
 }
 
 function renderSlot(p: BmcPaths, slot: SlotState): Json {

@@ -239,7 +239,7 @@ export class EmulatedBmc {
       return {
         status: 200,
         body: { ...resource, '@odata.etag': etag },
-        headers: { ETag: etag, Allow: allow },
+        headers: this.state.profile.sendsAllowHeader ? { ETag: etag, Allow: allow } : { ETag: etag },
       };
     }
 
@@ -583,9 +583,17 @@ export class EmulatedBmc {
         'BootSourceOverrideEnabled is required when BootSourceOverrideTarget is set.',
       );
     }
+    if (enabled === 'Once' && profile.bootOnce === 'refused') {
+      throw new RedfishFailure(
+        400,
+        'Base.1.8.PropertyValueNotInList',
+        'The value "Once" for BootSourceOverrideEnabled is not in the list of acceptable values.',
+      );
+    }
     const next = { ...this.state.boot };
     if (typeof target === 'string') next.target = target;
-    if (typeof enabled === 'string') next.enabled = enabled;
+    if (typeof enabled === 'string')
+      next.enabled = enabled === 'Once' && profile.bootOnce === 'reads-continuous' ? 'Continuous' : enabled;
     if (typeof mode === 'string') next.mode = mode;
     this.state.boot = next;
     return { status: 204 };

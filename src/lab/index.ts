@@ -8,19 +8,26 @@ import { EmulatedBmc } from './bmc-server.ts';
 import { type BootListener, type BootRecord, ServerState } from './bmc-state.ts';
 import { FakeMachine } from './fake-backend.ts';
 import { FaultInjector, type FaultSpec } from './faults.ts';
-import { VENDOR_PROFILES, type VendorProfile, type VendorProfileName } from './profiles.ts';
+import { PROFILES, type ProfileName, type VendorProfile } from './profiles.ts';
 import { QemuMachine } from './qemu-backend.ts';
 
 export type { BootRecord } from './bmc-state.ts';
 export type { FaultKind, FaultOperation, FaultSpec } from './faults.ts';
 export { parseFaultSpec } from './faults.ts';
-export type { VendorProfile, VendorProfileName } from './profiles.ts';
-export { isVendorProfileName, VENDOR_PROFILE_NAMES } from './profiles.ts';
+export type { BehaviourProfileName, ProfileName, VendorProfile, VendorProfileName } from './profiles.ts';
+export {
+  BEHAVIOUR_PROFILE_NAMES,
+  isProfileName,
+  isVendorProfileName,
+  PROFILE_NAMES,
+  VENDOR_PROFILE_NAMES,
+} from './profiles.ts';
 
 export interface LabOptions {
   hosts: number;
   backend: 'fake' | 'qemu';
-  vendor?: VendorProfileName;
+  /** A vendor profile or a behaviour profile (profiles.ts). */
+  vendor?: ProfileName;
   faults?: FaultSpec[];
   /** Listen address (default 127.0.0.1). */
   host?: string;
@@ -92,7 +99,7 @@ function macOf(prefix: number, index: number): string {
 export async function startLab(o: LabOptions): Promise<Lab> {
   if (!Number.isInteger(o.hosts) || o.hosts < 1 || o.hosts > 65_535)
     throw new Error('hosts must be between 1 and 65535');
-  const profile: VendorProfile = { ...VENDOR_PROFILES[o.vendor ?? 'generic'], ...o.profileOverrides };
+  const profile: VendorProfile = { ...PROFILES[o.vendor ?? 'generic'], ...o.profileOverrides };
   const listenHost = o.host ?? '127.0.0.1';
   const addressHost = listenHost.includes(':') ? `[${listenHost}]` : listenHost;
   await mkdir(o.stateDir, { recursive: true });

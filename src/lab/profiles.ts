@@ -4,6 +4,30 @@
  */
 export type VendorProfileName = 'generic' | 'dell' | 'hpe' | 'supermicro' | 'lenovo';
 
+/**
+ * Profiles that reproduce one behaviour of BMCs met in the field rather than a vendor, so the
+ * end-to-end paths cover it (docs/lab.md, "Behaviour profiles").
+ */
+export type BehaviourProfileName =
+  | 'sparse-inventory'
+  | 'boot-continuous'
+  | 'boot-once-refused'
+  | 'patch-no-allow'
+  | 'multi-socket';
+
+export type ProfileName = VendorProfileName | BehaviourProfileName;
+
+export const BEHAVIOUR_PROFILE_NAMES: readonly BehaviourProfileName[] = [
+  'sparse-inventory',
+  'boot-continuous',
+  'boot-once-refused',
+  'patch-no-allow',
+  'multi-socket',
+];
+
+/** Linked inventory resources a BMC may answer 404 for. */
+export type OptionalResource = 'Processors' | 'Memory' | 'Storage' | 'SimpleStorage' | 'Drives';
+
 export const VENDOR_PROFILE_NAMES: readonly VendorProfileName[] = [
   'generic',
   'dell',
@@ -25,7 +49,7 @@ export interface SlotProfile {
 }
 
 export interface VendorProfile {
-  name: VendorProfileName;
+  name: ProfileName;
   /** Metal3 scheme used in the BMC addresses the lab prints. */
   scheme: string;
   manufacturer: string;
@@ -67,6 +91,17 @@ export interface VendorProfile {
   /** Supermicro X12: `?` and `=` in the image URL are refused. */
   rejectsQueryInImageUrl: boolean;
   asyncOperations: AsyncOperation[];
+  /** Inventory resources the System links but answers 404 for (their summaries are left out too). */
+  missingResources: OptionalResource[];
+  /**
+   * What a `BootSourceOverrideEnabled: Once` PATCH does: `kept`; `reads-continuous` (stored and read back
+   * as Continuous, never spent at boot); `refused` (400, Once is not in the BMC's list).
+   */
+  bootOnce: 'kept' | 'reads-continuous' | 'refused';
+  /** Send an `Allow` header on GETs (many BMCs never do). */
+  sendsAllowHeader: boolean;
+  /** `one` QEMU CPU, or two sockets (one populated, 8 cores/16 threads), an empty socket and an FPGA. */
+  processors: 'one' | 'socket-absent-and-fpga';
 }
 
 const ALL_RESETS = [
@@ -108,6 +143,10 @@ const base: Omit<
   bootPatchNeedsEnabled: false,
   rejectsQueryInImageUrl: false,
   asyncOperations: [],
+  missingResources: [],
+  bootOnce: 'kept',
+  sendsAllowHeader: true,
+  processors: 'one',
 };
 
 export const VENDOR_PROFILES: Record<VendorProfileName, VendorProfile> = {
@@ -271,6 +310,42 @@ export const VENDOR_PROFILES: Record<VendorProfileName, VendorProfile> = {
   },
 };
 
+const generic = VENDOR_PROFILES.generic;
+
+export const BEHAVIOUR_PROFILES: Record<BehaviourProfileName, VendorProfile> = {
+  // A System that links Processors, Memory and SimpleStorage it answers 404 for, and Drives that 404
+  // (prototype boards, BMCs whose inventory agent has not started; metal3-docs#160).
+  'sparse-inventory': {
+    ...generic,
+    name: 'sparse-inventory',
+    missingResources: ['Processors', 'Memory', 'SimpleStorage', 'Drives'],
+  },
+  // Firmware that stores a Once override as Continuous (and so boots the CD at every boot).
+  'boot-continuous': { ...generic, name: 'boot-continuous', bootOnce: 'reads-continuous' },
+  // Firmware whose BootSourceOverrideEnabled only takes Continuous/Disabled, without saying so up front.
+  'boot-once-refused': { ...generic, name: 'boot-once-refused', bootOnce: 'refused' },
+  // Slots without InsertMedia/EjectMedia that take PATCH, on a BMC that sends no Allow header.
+  'patch-no-allow': {
+    ...generic,
+    name: 'patch-no-allow',
+    slots: [
+      { id: 'Cd', mediaTypes: ['CD', 'DVD'], actions: false },
+      { id: 'Floppy', mediaTypes: ['Floppy', 'USBStick'], actions: false },
+    ],
+    sendsAllowHeader: false,
+  },
+  // Two sockets, one empty, plus an FPGA, as in the DMTF public-rackmount1 mockup.
+  'multi-socket': { ...generic, name: 'multi-socket', processors: 'socket-absent-and-fpga' },
+};
+
+export const PROFILES: Record<ProfileName, VendorProfile> = { ...VENDOR_PROFILES, ...BEHAVIOUR_PROFILES };
+
+export const PROFILE_NAMES: readonly ProfileName[] = [...VENDOR_PROFILE_NAMES, ...BEHAVIOUR_PROFILE_NAMES];
+
 export function isVendorProfileName(name: string): name is VendorProfileName {
   return (VENDOR_PROFILE_NAMES as readonly string[]).includes(name);
+}
+
+export function isProfileName(name: string): name is ProfileName {
+  return (PROFILE_NAMES as readonly string[]).includes(name);
 }

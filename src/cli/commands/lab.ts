@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import { InputError } from '../../common/diagnostics.ts';
 import { type FaultSpec, parseFaultSpec } from '../../lab/faults.ts';
 import type { LabHost } from '../../lab/index.ts';
-import { isVendorProfileName, VENDOR_PROFILE_NAMES } from '../../lab/profiles.ts';
+import { isProfileName, PROFILE_NAMES } from '../../lab/profiles.ts';
 import { type OutputFormat, outputOption } from '../output.ts';
 
 interface LabCommandOptions {
@@ -36,8 +36,8 @@ export function registerLab(program: Command): void {
         .default('fake'),
     )
     .addOption(
-      new Option('--vendor <profile>', 'BMC vendor profile and its quirks')
-        .choices([...VENDOR_PROFILE_NAMES])
+      new Option('--vendor <profile>', 'BMC vendor profile and its quirks, or a behaviour profile')
+        .choices([...PROFILE_NAMES])
         .default('generic'),
     )
     .option('--listen <address>', 'address the BMCs listen on', '127.0.0.1')
@@ -69,7 +69,7 @@ Fault kinds: timeout, server-error, unauthorized, stale-inserted, busy.`,
     )
     .action(async (opts: LabCommandOptions) => {
       const hosts = integer('--hosts', opts.hosts, 1, 65_535);
-      if (!isVendorProfileName(opts.vendor)) throw new InputError(`--vendor: unknown profile ${opts.vendor}`);
+      if (!isProfileName(opts.vendor)) throw new InputError(`--vendor: unknown profile ${opts.vendor}`);
       const faults: FaultSpec[] = [];
       for (const text of opts.fault) {
         const parsed = parseFaultSpec(text);

@@ -243,7 +243,8 @@ function dropMissing(out: Map<string, Json>, p: BmcPaths, profile: VendorProfile
       continue;
     }
     const prefix = `${p.system}/${missing}`;
-    for (const path of [...out.keys()]) if (path === prefix || path.startsWith(`${prefix}/`)) out.delete(path);
+    for (const path of [...out.keys()])
+      if (path === prefix || path.startsWith(`${prefix}/`)) out.delete(path);
     if (missing === 'Processors') delete system.ProcessorSummary;
     if (missing === 'Memory') delete system.MemorySummary;
   }
@@ -283,7 +284,13 @@ function processorResources(p: BmcPaths, profile: VendorProfile): [string, Json]
             TotalThreads: 16,
             Status: { State: 'Enabled', Health: 'OK' },
           },
-          { Id: 'CPU2', Name: 'Processor', Socket: 'CPU 2', ProcessorType: 'CPU', Status: { State: 'Absent' } },
+          {
+            Id: 'CPU2',
+            Name: 'Processor',
+            Socket: 'CPU 2',
+            ProcessorType: 'CPU',
+            Status: { State: 'Absent' },
+          },
           {
             Id: 'FPGA1',
             Name: 'FPGA',

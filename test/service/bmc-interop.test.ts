@@ -1,0 +1,238 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Lab, type ProfileName, startLab } from '../../src/lab/index.ts';
+import type { ServiceClient } from '../../src/service/client.ts';
+import { type BmcDriver, redfishDriver } from '../../src/service/driver.ts';
+import { type RunningService, startService } from '../../src/service/service.ts';
+import type { HostView } from '../../src/service/views.ts';
+import { clientFor, listHosts, OUTPOST, summary, tempDir, waitFor } from './helpers.ts';
+
+// The service end to end (real Redfish client, real API and CLI) against the lab's behaviour profiles:
+// one lab per profile, one host each, named after the profile.
+const tmp = tempDir('bmc-interop');
+const stateDir = path.join(tmp.dir, 'state');
+const mediaDir = path.join(tmp.dir, 'media');
+const PROFILES: ProfileName[] = [
+  'sparse-inventory',
+  'multi-socket',
+  'boot-continuous',
+  'boot-once-refused',
+  'patch-no-allow',
+  'generic',
+];
+const labs = new Map<string, Lab>();
+let service: RunningService;
+let api: ServiceClient;
+/** Inspections through the `slow` lab wait for this gate, so a test can find a host mid-inspection. */
+let releaseInspection: () => void = () => {};
+const inspectionGate = new Promise<void>((resolve) => {
+  releaseInspection = resolve;
+});
+
+function gatedDriver(inner: BmcDriver): BmcDriver {
+  return {
+    async connect(target) {
+      const session = await inner.connect(target);
+      const slow = labs.get('slow')!.hosts[0]!.bmcAddress;
+      if (target.address !== slow) return session;
+      return {
+        ...session,
+        inspect: async () => {
+          await inspectionGate;
+          return session.inspect();
+        },
+      };
+    },
+  };
+}
+
+beforeAll(async () => {
+  for (const vendor of PROFILES) {
+    const faults =
+      vendor === 'generic'
+        ? [{ operation: 'eject-media' as const, kind: 'server-error' as const, count: 1000 }]
+        : [];
+    labs.set(
+      vendor,
+      await startLab({
+        hosts: 1,
+        backend: 'fake',
+        vendor,
+        faults,
+        stateDir: path.join(tmp.dir, `lab-${vendor}`),
+      }),
+    );
+  }
+  labs.set('slow', await startLab({ hosts: 1, backend: 'fake', stateDir: path.join(tmp.dir, 'lab-slow') }));
+  mkdirSync(mediaDir);
+  writeFileSync(path.join(mediaDir, 'site.iso'), 'not really an ISO');
+  service = await startService({
+    stateDir,
+    mediaDir,
+    host: '127.0.0.1',
+    port: 0,
+    driver: gatedDriver(redfishDriver({ retry: { attempts: 2, delayMs: 50 }, timeoutMs: 5000 })),
+    timing: { backoffBaseMs: 200, backoffMaxMs: 1000 },
+  });
+  api = clientFor(service.url, stateDir);
+  await api.request('POST', '/hosts', {
+    hosts: [...PROFILES, 'slow'].map((vendor) => entry(vendor, vendor)),
+  });
+});
+afterAll(async () => {
+  releaseInspection();
+  await service?.close();
+  for (const lab of labs.values()) await lab.close();
+  tmp.cleanup();
+});
+
+function entry(name: string, vendor: string, address = labs.get(vendor)!.hosts[0]!.bmcAddress) {
+  const h = labs.get(vendor)!.hosts[0]!;
+  // No boot MAC: every lab's host-1 has the same one, and an inventory may not repeat it.
+  return { name, bmc: { address, username: h.username, password: h.password } };
+}
+
+const host = (name: string) => api.request<HostView>('GET', `/hosts/${name}`);
+const events = async (name: string) =>
+  (
+    await api.request<{ events: { level: string; reason: string; message: string }[] }>(
+      'GET',
+      `/hosts/${name}/events`,
+    )
+  ).events;
+
+async function waitFor2(name: string, done: (h: HostView) => boolean, what: string): Promise<HostView> {
+  return waitFor(
+    `${name} ${what}`,
+    async () => {
+      const h = await host(name);
+      return done(h) ? h : undefined;
+    },
+    { timeoutMs: 30_000, describe: async () => summary(await listHosts(api)) },
+  );
+}
+const stable = (state: string) => (h: HostView) => h.state === state && !h.step;
+
+function cli(...args: string[]) {
+  return execa(
+    process.execPath,
+    [OUTPOST, 'hosts', ...args, '--server', service.url, '--token-file', path.join(stateDir, 'api-token')],
+    { reject: false },
+  );
+}
+
+function report(name: string, body: object) {
+  const config = JSON.parse(readFileSync(path.join(stateDir, 'host-config', `${name}.json`), 'utf8')) as {
+    callbackUrl: string;
+    callbackToken: string;
+  };
+  return fetch(config.callbackUrl, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${config.callbackToken}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+describe('service against BMCs that differ from the happy path (lab behaviour profiles)', () => {
+  it('sparse-inventory: becomes available; missing collections are unknown, warned about, shown as unknown', async () => {
+    const h = await waitFor2('sparse-inventory', stable('available'), 'to be available');
+    expect(h.error).toBeUndefined();
+    expect(h.hardware?.unknown).toEqual(['cpu', 'ramMebibytes', 'storage']);
+    const warnings = (await events('sparse-inventory')).filter((e) => e.level === 'Warning');
+    expect(warnings.map((e) => e.reason)).toEqual(Array(4).fill('InspectionIncomplete'));
+    expect(warnings.map((e) => e.message).join('\n')).toMatch(
+      /Memory .* could not be read, recorded as unknown/,
+    );
+    const described = await cli('describe', 'sparse-inventory');
+    expect(described.exitCode).toBe(0);
+    expect(described.stdout).toMatch(/CPU: +unknown/);
+    expect(described.stdout).toMatch(/Memory: +unknown/);
+    expect(described.stdout).toMatch(/Disks: +unknown/);
+    expect(described.stdout).not.toMatch(/0 MiB|0 x/);
+  });
+
+  it('multi-socket: counts the present CPU only', async () => {
+    const h = await waitFor2('multi-socket', stable('available'), 'to be available');
+    expect(h.hardware?.cpu?.count).toBe(16);
+    expect((await cli('describe', 'multi-socket')).stdout).toMatch(
+      /CPU: +16 x Multi-Core Intel\(R\) Xeon\(R\) processor 7xxx Series 3700 MHz x86_64/,
+    );
+  });
+
+  for (const vendor of ['boot-continuous', 'boot-once-refused'] as const) {
+    it(`${vendor}: provisions with a Continuous CD override, then sets the disk back after the installer`, async () => {
+      await waitFor2(vendor, stable('available'), 'to be available');
+      await api.request('POST', `/hosts/${vendor}/provision`, { image: 'site.iso' });
+      await waitFor2(vendor, (h) => h.step === 'installer', 'to wait for the installer');
+      const lab = labs.get(vendor)!;
+      expect(lab.status('host-1').bootOverride).toMatchObject({ enabled: 'Continuous', target: 'Cd' });
+      expect((await report(vendor, { phase: 'installer', status: 'succeeded' })).status).toBe(200);
+      await waitFor2(vendor, (h) => h.step === 'first-boot', 'to wait for first boot');
+      // The service powered it off, made the disk the boot device, and powered it on: the disk booted.
+      expect(lab.status('host-1').boots.map((b) => b.device)).toEqual(['cd', 'disk']);
+      expect(lab.status('host-1').bootOverride).toMatchObject({ enabled: 'Continuous', target: 'Hdd' });
+      expect((await report(vendor, { phase: 'first-boot', status: 'succeeded' })).status).toBe(200);
+      await waitFor2(vendor, stable('provisioned'), 'to be provisioned');
+      const warnings = (await events(vendor)).filter((e) => e.reason === 'BootOverrideChanged');
+      expect(warnings.map((e) => e.level)).toEqual(['Warning', 'Warning']);
+      expect(warnings.map((e) => e.message).join('\n')).toMatch(/set the boot device back to the disk/);
+    });
+  }
+
+  it('patch-no-allow: inserts and ejects with PATCH on slots without actions or Allow header', async () => {
+    await waitFor2('patch-no-allow', stable('available'), 'to be available');
+    await api.request('POST', '/hosts/patch-no-allow/provision', { image: 'site.iso' });
+    await waitFor2('patch-no-allow', (h) => h.step === 'installer', 'to wait for the installer');
+    const lab = labs.get('patch-no-allow')!;
+    expect(lab.status('host-1').boots.map((b) => b.device)).toEqual(['cd']);
+    await api.request('POST', '/hosts/patch-no-allow/deprovision');
+    await waitFor2('patch-no-allow', stable('available'), 'to be available again');
+    expect(lab.status('host-1').media.every((m) => !m.inserted)).toBe(true);
+  });
+
+  it('a host stuck in deprovisioning is refused a plain delete and removed with --force, saying what is left', async () => {
+    await waitFor2('generic', stable('available'), 'to be available');
+    await api.request('POST', '/hosts/generic/provision', { image: 'site.iso' });
+    await waitFor2('generic', (h) => h.step === 'installer', 'to wait for the installer');
+    await api.request('POST', '/hosts/generic/deprovision');
+    await waitFor2(
+      'generic',
+      (h) => h.state === 'deprovisioning' && h.error !== undefined,
+      'to fail its eject',
+    );
+    const plain = await cli('delete', 'generic');
+    expect(plain.exitCode).toBe(2);
+    expect(plain.stderr).toMatch(/is deprovisioning; deprovision it first, or delete it with --force/);
+    const forced = await cli('delete', 'generic', '--force');
+    expect(forced.exitCode).toBe(0);
+    expect(forced.stdout).toMatch(/host\/generic deleted/);
+    expect(forced.stdout).toMatch(/left on its BMC and server:\n {2}- power state as it is/);
+    expect(forced.stdout).toMatch(/virtual media http:\/\/.*\/media\/site\.iso possibly still inserted/);
+    expect((await listHosts(api)).map((h) => h.name)).not.toContain('generic');
+  });
+
+  it('refuses to inspect a host that is inspecting: exit 2, clear message, attempt count kept', async () => {
+    await waitFor2('slow', (h) => h.state === 'inspecting', 'to be inspecting');
+    const again = await cli('inspect', 'slow');
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toMatch(/host slow is already being inspected; wait for it to finish/);
+    const { timeline } = await api.request<{ timeline: { state: string }[] }>('GET', '/hosts/slow/timeline');
+    expect(timeline.filter((p) => p.state === 'inspecting')).toHaveLength(1);
+    releaseInspection();
+    await waitFor2('slow', stable('available'), 'to be available');
+  });
+
+  it('records what a re-import changed (a new BMC address registers again)', async () => {
+    const address = labs.get('multi-socket')!.hosts[0]!.bmcAddress;
+    await waitFor2('multi-socket', stable('available'), 'to be available');
+    const newAddress = address.replace(/\/redfish\/v1\/Systems\/.*$/, '');
+    await api.request('POST', '/hosts', { hosts: [entry('multi-socket', 'multi-socket', newAddress)] });
+    const updated = (await events('multi-socket')).filter((e) => e.reason === 'Updated');
+    expect(updated.at(-1)?.message).toBe(
+      `re-imported: BMC address ${address} -> ${newAddress}; registering again`,
+    );
+    await waitFor2('multi-socket', stable('available'), 'to be available after the re-import');
+  });
+});

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { BmcPaths, renderResources, type ServerHardware } from './bmc-resources.ts';
 import type { ServerState, SlotState } from './bmc-state.ts';
@@ -83,12 +84,16 @@ export class EmulatedBmc {
     return this.sessions.size;
   }
 
-  async listen(host: string, port: number): Promise<number> {
-    const server = http.createServer((req, res) => {
+  /** Listens on HTTP, or HTTPS with `tls` (the lab's certificate). */
+  async listen(host: string, port: number, tls?: { key: string; cert: string }): Promise<number> {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       this.handle(req, res).catch((error: unknown) => {
         send(res, { status: 500, body: errorBody('Base.1.8.InternalError', String(error)) });
       });
-    });
+    };
+    const server = tls
+      ? https.createServer({ key: tls.key, cert: tls.cert }, handler)
+      : http.createServer(handler);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

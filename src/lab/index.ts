@@ -10,6 +10,7 @@ import { FakeMachine } from './fake-backend.ts';
 import { FaultInjector, type FaultSpec } from './faults.ts';
 import { PROFILES, type ProfileName, type VendorProfile } from './profiles.ts';
 import { QemuMachine } from './qemu-backend.ts';
+import { type LabTls, type LabTlsMode, labTls } from './tls.ts';
 
 export type { BootRecord } from './bmc-state.ts';
 export type { FaultKind, FaultOperation, FaultSpec } from './faults.ts';
@@ -22,6 +23,8 @@ export {
   PROFILE_NAMES,
   VENDOR_PROFILE_NAMES,
 } from './profiles.ts';
+export type { LabTlsMode } from './tls.ts';
+export { LAB_TLS_MODES } from './tls.ts';
 
 export interface LabOptions {
   hosts: number;
@@ -40,6 +43,8 @@ export interface LabOptions {
   profileOverrides?: Partial<Omit<VendorProfile, 'name'>>;
   /** Retry-After of the task monitors of asynchronous operations (default 1 s, as BMCs send). */
   taskRetryAfterSeconds?: number;
+  /** BMCs serve HTTPS with a certificate from the lab CA, or a self-signed one (default: plain HTTP). */
+  tls?: LabTlsMode;
 }
 
 export interface LabHost {
@@ -69,6 +74,8 @@ export interface LabHostStatus {
 export interface Lab {
   /** The lab's own index: GET / lists the hosts' state; POST /hosts/NAME/guest/{poweroff,reboot} (fake backend). */
   url: string;
+  /** With TLS: the PEM file that verifies the BMCs' certificate (the lab CA, or the self-signed certificate). */
+  caFile?: string;
   hosts: LabHost[];
   status(name: string): LabHostStatus;
   /** Called after every boot of any host (also for the reboots a Once override turns into a disk boot). */
@@ -104,6 +111,8 @@ export async function startLab(o: LabOptions): Promise<Lab> {
   const addressHost = listenHost.includes(':') ? `[${listenHost}]` : listenHost;
   await mkdir(o.stateDir, { recursive: true });
   const credentials = await loadCredentials(o.stateDir, o.hosts);
+  const tls: LabTls | undefined =
+    o.tls && o.tls !== 'off' ? await labTls(o.tls, o.stateDir, listenHost) : undefined;
   const bootListeners: ((host: LabHost, boot: BootRecord) => void)[] = [];
   const members: Member[] = [];
   const memoryMiB = o.qemu?.memoryMiB ?? 1024;
@@ -173,8 +182,8 @@ export async function startLab(o: LabOptions): Promise<Lab> {
         ...(o.taskRetryAfterSeconds !== undefined && { taskRetryAfterSeconds: o.taskRetryAfterSeconds }),
       });
       members.push({ host, state, bmc, backend });
-      const port = await bmc.listen(listenHost, o.port ? o.port + i + 1 : 0);
-      host.bmcAddress = `${profile.scheme}+http://${addressHost}:${port}${bmc.paths.system}`;
+      const port = await bmc.listen(listenHost, o.port ? o.port + i + 1 : 0, tls);
+      host.bmcAddress = `${profile.scheme}+${tls ? 'https' : 'http'}://${addressHost}:${port}${bmc.paths.system}`;
     }
   } catch (error) {
     await closeAll();
@@ -252,6 +261,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
 
   return {
     url: `http://${addressHost}:${indexPort}/`,
+    ...(tls && { caFile: tls.caFile }),
     hosts: members.map((m) => m.host),
     status,
     onBoot: (listener) => {

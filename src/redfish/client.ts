@@ -34,6 +34,8 @@ export interface RedfishConnectOptions {
   username: string;
   password: string;
   disableCertificateVerification?: boolean;
+  /** PEM CA certificates that verify the BMC's certificate, instead of the system's CAs. */
+  caCertificates?: string;
   /** Per request (default 60 s, like Ironic). */
   timeoutMs?: number;
   /** Connection errors, timeouts, GET 5xx and busy answers (default 10 × 3 s, like sushy). */
@@ -80,6 +82,7 @@ export class RedfishClient {
     const transport = new RedfishTransport({
       baseUrl: o.address.baseUrl,
       rejectUnauthorized: o.disableCertificateVerification !== true,
+      ...(o.caCertificates !== undefined && { ca: o.caCertificates }),
       timeoutMs: o.timeoutMs ?? 60_000,
       retry: o.retry ?? { attempts: 10, delayMs: 3000 },
       taskTimeoutMs: 15 * 60_000,

@@ -20,6 +20,8 @@ export interface RedfishResponse {
 export interface TransportOptions {
   baseUrl: string;
   rejectUnauthorized: boolean;
+  /** PEM certificates trusted for this BMC instead of the system's CAs (a site CA, or the BMC's own). */
+  ca?: string;
   timeoutMs: number;
   retry: { attempts: number; delayMs: number };
   /** How long a 202 task monitor is polled before giving up. */
@@ -67,7 +69,11 @@ export class RedfishTransport {
     // keepAlive off: some BMCs choke on reused connections (sushy sends Connection: close).
     this.agent =
       this.origin.protocol === 'https:'
-        ? new https.Agent({ keepAlive: false, rejectUnauthorized: options.rejectUnauthorized })
+        ? new https.Agent({
+            keepAlive: false,
+            rejectUnauthorized: options.rejectUnauthorized,
+            ...(options.ca !== undefined && { ca: options.ca }),
+          })
         : new http.Agent({ keepAlive: false });
   }
 
@@ -87,7 +93,7 @@ export class RedfishTransport {
         if (!(error instanceof ConnectionError)) throw error;
         if (error.permanent) {
           throw new RedfishError(
-            `${method} ${path}: TLS certificate not accepted: ${error.message} (set disableCertificateVerification for self-signed BMC certificates)`,
+            `${method} ${path}: TLS certificate not accepted: ${error.message} (give the CA that signed the BMC's certificate, or set disableCertificateVerification for self-signed BMC certificates)`,
             { cause: error },
           );
         }

@@ -41,6 +41,8 @@ export interface BmcDriver {
 }
 
 export interface RedfishDriverOptions {
+  /** PEM CA certificates BMC certificates are verified with (e.g. the site's BMC CA), instead of the system's. */
+  caCertificates?: string;
   timeoutMs?: number;
   retry?: { attempts: number; delayMs: number };
   powerTimeoutMs?: number;
@@ -58,6 +60,7 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
         username: target.credentials.username,
         password: target.credentials.password,
         disableCertificateVerification: target.disableCertificateVerification,
+        ...(opts.caCertificates !== undefined && { caCertificates: opts.caCertificates }),
         ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
         ...(opts.retry !== undefined && { retry: opts.retry }),
         ...(opts.powerTimeoutMs !== undefined && { powerTimeoutMs: opts.powerTimeoutMs }),

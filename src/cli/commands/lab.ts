@@ -6,6 +6,7 @@ import { InputError } from '../../common/diagnostics.ts';
 import { type FaultSpec, parseFaultSpec } from '../../lab/faults.ts';
 import type { LabHost } from '../../lab/index.ts';
 import { isProfileName, PROFILE_NAMES } from '../../lab/profiles.ts';
+import { LAB_TLS_MODES, type LabTlsMode } from '../../lab/tls.ts';
 import { type OutputFormat, outputOption } from '../output.ts';
 
 interface LabCommandOptions {
@@ -20,6 +21,7 @@ interface LabCommandOptions {
   disk: string;
   ovmf: boolean;
   inventory?: string;
+  tls: LabTlsMode;
   output: OutputFormat;
 }
 
@@ -56,6 +58,14 @@ export function registerLab(program: Command): void {
     .option('--memory <MiB>', 'QEMU guest memory', '1024')
     .option('--disk <GiB>', 'QEMU guest disk size (qcow2, allocated on write)', '8')
     .option('--no-ovmf', 'QEMU: boot with SeaBIOS instead of UEFI (OVMF)')
+    .addOption(
+      new Option(
+        '--tls <mode>',
+        "BMCs serve HTTPS: 'ca' (certificate from a lab CA, whose file is printed) or 'self-signed'",
+      )
+        .choices([...LAB_TLS_MODES])
+        .default('off'),
+    )
     .option('--inventory <file>', 'also write the inventory (with BMC passwords, mode 0600) to this file')
     .addOption(outputOption())
     .addHelpText(
@@ -83,6 +93,7 @@ Fault kinds: timeout, server-error, unauthorized, stale-inserted, busy.`,
         backend: opts.backend,
         vendor: opts.vendor,
         faults,
+        tls: opts.tls,
         host: opts.listen,
         stateDir: path.resolve(opts.stateDir),
         qemu: {
@@ -104,6 +115,7 @@ Fault kinds: timeout, server-error, unauthorized, stale-inserted, busy.`,
       process.stderr.write(
         `outpost lab: ${hosts} ${opts.backend} host(s), ${opts.vendor} BMCs; state at ${lab.url} (Ctrl-C to stop)\n`,
       );
+      if (lab.caFile) process.stderr.write(`outpost lab: BMC certificates verify with ${lab.caFile}\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

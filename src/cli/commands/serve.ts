@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../common/diagnostics.ts';
@@ -12,6 +13,7 @@ interface ServeOptions {
   concurrency: string;
   backoffBase: string;
   callbackTimeout: string;
+  bmcCaFile?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -30,6 +32,10 @@ export function registerServe(program: Command): void {
     .option(
       '--host-url <url>',
       'URL the hosts being installed reach this service at, for image download and callbacks (default: --advertise-url)',
+    )
+    .option(
+      '--bmc-ca-file <file>',
+      "PEM file of the CA(s) that signed the BMCs' certificates (default: the system's CAs)",
     )
     .option('--concurrency <n>', 'hosts worked on at once', '16')
     .option(
@@ -58,6 +64,19 @@ export function registerServe(program: Command): void {
       quietSqliteWarning();
       // Loaded here so other commands do not load node:sqlite.
       const { startService } = await import('../../service/service.ts');
+      const { redfishDriver } = await import('../../service/driver.ts');
+      let caCertificates: string | undefined;
+      if (opts.bmcCaFile) {
+        try {
+          caCertificates = readFileSync(opts.bmcCaFile, 'utf8');
+        } catch (error) {
+          throw new InputError(
+            `--bmc-ca-file: cannot read ${opts.bmcCaFile}: ${(error as NodeJS.ErrnoException).code}`,
+          );
+        }
+        if (!caCertificates.includes('-----BEGIN CERTIFICATE-----'))
+          throw new InputError(`--bmc-ca-file: ${opts.bmcCaFile} holds no PEM certificate`);
+      }
       const stateDir = path.resolve(opts.stateDir);
       const service = await startService({
         stateDir,
@@ -66,6 +85,7 @@ export function registerServe(program: Command): void {
         port,
         concurrency,
         timing: { backoffBaseMs, callbackTimeoutMs },
+        ...(caCertificates !== undefined && { driver: redfishDriver({ caCertificates }) }),
         ...(opts.advertiseUrl && { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
         ...(opts.hostUrl && { hostUrl: opts.hostUrl.replace(/\/$/, '') }),
       });

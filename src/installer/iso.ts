@@ -106,6 +106,12 @@ async function buildEfiImage(workDir: string, output: string): Promise<void> {
 
 export interface InstallerSettings {
   host: string;
+  /**
+   * `install` (default) writes the image; `wipe` writes nothing of it: it clears every disk's partition
+   * tables and filesystem signatures (cleaning before a host is reused, like Metal3's metadata cleaning),
+   * reports, and powers off. A wipe ISO carries no image (`image` is ignored).
+   */
+  mode?: 'install' | 'wipe';
   image: { url?: string; file?: string; size: number; sha256: string };
   disk: {
     installDevice?: string;
@@ -130,6 +136,7 @@ export interface InstallerSettings {
 export function renderInstallConf(settings: InstallerSettings, configDrive: boolean): string {
   return renderTemplate('installer/install.conf.hbs', {
     host: settings.host,
+    mode: settings.mode ?? 'install',
     image: {
       url: settings.image.url ?? '',
       file: settings.image.file ?? '',
@@ -158,8 +165,8 @@ export interface InstallerIsoRequest {
   base: InstallerBase;
   output: string;
   settings: InstallerSettings;
-  /** The image's block map: the installer writes its data ranges and zeroes the rest. */
-  imageMap: ImageMap;
+  /** The image's block map: the installer writes its data ranges and zeroes the rest (not in wipe mode). */
+  imageMap?: ImageMap;
   /** Raw image whose data ranges the ISO carries (packed), instead of downloading them from settings.image.url. */
   imagePath?: string;
   /** An ISO 9660 `config-2` image the installer writes to a partition at the end of the disk. */
@@ -170,7 +177,16 @@ export interface InstallerIsoRequest {
 export async function buildInstallerIso(request: InstallerIsoRequest): Promise<void> {
   const { base, output } = request;
   const { imageMap } = request;
-  if (imageMap.sha256 !== request.settings.image.sha256 || imageMap.size !== request.settings.image.size) {
+  const wipe = request.settings.mode === 'wipe';
+  if (wipe && (imageMap || request.imagePath || request.configDriveImage)) {
+    throw new OperationError('internal: a wipe ISO carries no image and no config drive');
+  }
+  if (
+    !wipe &&
+    (!imageMap ||
+      imageMap.sha256 !== request.settings.image.sha256 ||
+      imageMap.size !== request.settings.image.size)
+  ) {
     throw new OperationError('internal: the image map does not describe the image being installed');
   }
   const settings: InstallerSettings = request.imagePath
@@ -184,8 +200,8 @@ export async function buildInstallerIso(request: InstallerIsoRequest): Promise<v
   const mapFile = `${tmp}.map`;
   const dataFile = `${tmp}.data`;
   await writeFile(conf, renderInstallConf(settings, Boolean(request.configDriveImage)), { mode: 0o600 });
-  await writeFile(mapFile, serializeImageMap(imageMap));
-  if (request.imagePath) await packImageData(request.imagePath, imageMap, dataFile);
+  if (imageMap) await writeFile(mapFile, serializeImageMap(imageMap));
+  if (imageMap && request.imagePath) await packImageData(request.imagePath, imageMap, dataFile);
   const grafts = [
     `isolinux/isolinux.bin=${ISOLINUX_BIN}`,
     `isolinux/ldlinux.c32=${LDLINUX}`,
@@ -194,8 +210,8 @@ export async function buildInstallerIso(request: InstallerIsoRequest): Promise<v
     `boot/initrd.img=${base.initrd}`,
     `efiboot.img=${base.efiImage}`,
     `outpost/install.conf=${conf}`,
-    `outpost/image.map=${mapFile}`,
   ];
+  if (imageMap) grafts.push(`outpost/image.map=${mapFile}`);
   if (request.imagePath) grafts.push(`outpost/image.data=${dataFile}`);
   if (request.configDriveImage) grafts.push(`outpost/config-drive.img=${request.configDriveImage}`);
   try {

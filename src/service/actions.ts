@@ -170,7 +170,17 @@ export class HostActions {
     const refused = refuseAction('deprovision', host);
     if (refused) throw new ActionError(409, refused);
     const { callbackTokenHash: _revoked, installProgress: _p, ...rest } = host;
-    const next = this.c.transitions.enter(rest, 'deprovisioning', 'deprovisioning requested');
+    const cleaning = host.spec.automatedCleaningMode !== 'disabled';
+    // The cleaning ISO is built when cleaning starts, at the host's media path.
+    const cleaningImageUrl = `${this.c.advertiseUrl}/media/${hostIsoName(name).split('/').map(encodeURIComponent).join('/')}`;
+    const next = this.c.transitions.enter(
+      rest,
+      'deprovisioning',
+      cleaning
+        ? 'deprovisioning requested; the disks are cleaned before the host is available'
+        : 'deprovisioning requested (automatedCleaningMode: disabled)',
+      cleaning ? { cleaningImageUrl } : {},
+    );
     this.c.kick();
     return next;
   }

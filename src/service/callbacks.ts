@@ -25,8 +25,8 @@ const STATUS_WORDS: Record<string, (typeof CALLBACK_STATUSES)[number]> = {
 export interface CallbackReport {
   /** As sent, e.g. `write` or `17-users.sh`. */
   phase: string;
-  /** The provisioning step it belongs to, if any. */
-  step?: 'installer' | 'first-boot';
+  /** The step it belongs to, if any (`cleaning` is a deprovisioning step, the others provisioning). */
+  step?: 'installer' | 'first-boot' | 'cleaning';
   /** True when the report ends its step (the installer's `install`, first boot's `firstboot`). */
   final: boolean;
   status: (typeof CALLBACK_STATUSES)[number];
@@ -36,6 +36,8 @@ export interface CallbackReport {
 
 const INSTALLER_PHASES = ['installer', 'install', 'disk', 'write', 'config-drive'];
 const FIRST_BOOT_PHASES = ['first-boot', 'firstboot'];
+/** The installer in wipe mode reports `clean` (running per disk, done at the end). */
+const CLEANING_PHASES = ['clean', 'cleaning'];
 
 export function newToken(): string {
   return randomBytes(32).toString('base64url');
@@ -102,11 +104,13 @@ export function parseReport(body: unknown): CallbackReport | string {
     ? 'installer'
     : FIRST_BOOT_PHASES.includes(phase)
       ? 'first-boot'
-      : undefined;
+      : CLEANING_PHASES.includes(phase)
+        ? 'cleaning'
+        : undefined;
   return {
     phase,
     ...(step && { step }),
-    final: phase === 'installer' || phase === 'install' || step === 'first-boot',
+    final: phase === 'installer' || phase === 'install' || step === 'first-boot' || step === 'cleaning',
     status,
     ...(b.progress !== undefined && { progress: b.progress as number }),
     ...(b.message !== undefined && { message: String(b.message).slice(0, 2000) }),
@@ -131,16 +135,20 @@ export function applyReport(
     transitions.event(host.name, level, 'Callback', `${report.phase} ${report.status}${text}`);
     return { status: 200, message: 'recorded' };
   }
-  if (host.state === 'provisioned') return { status: 200, message: 'host is already provisioned' };
-  if (host.state !== 'provisioning') {
-    return { status: 409, message: `host ${host.name} is ${host.state}, not provisioning` };
+  const state = step === 'cleaning' ? 'deprovisioning' : 'provisioning';
+  if (state === 'provisioning' && host.state === 'provisioned')
+    return { status: 200, message: 'host is already provisioned' };
+  if (state === 'deprovisioning' && host.state === 'available')
+    return { status: 200, message: 'host is already cleaned' };
+  if (host.state !== state) {
+    return { status: 409, message: `host ${host.name} is ${host.state}, not ${state}` };
   }
-  const reported = stepIndex('provisioning', step);
-  const current = stepIndex('provisioning', host.step);
+  const reported = stepIndex(state, step);
+  const current = stepIndex(state, host.step);
   if (reported < current) return { status: 200, message: `${step} already done` };
   // The host is further than recorded: the service stopped between powering it on and saving that.
   let at = reported > current ? transitions.skipTo(host, step) : host;
-  const reason = step === 'installer' ? 'Installer' : 'FirstBoot';
+  const reason = step === 'installer' ? 'Installer' : step === 'cleaning' ? 'Cleaning' : 'FirstBoot';
   if (report.status === 'failed') {
     onFailure(at, `${report.phase} failed${text}`);
     return { status: 200, message: 'failure recorded' };

@@ -11,7 +11,7 @@ import {
   prepareInstallerBase,
 } from '../installer/iso.ts';
 import { locateInstallerKernel } from '../installer/kernel.ts';
-import { type HostConfig, hostConfigPath } from './callbacks.ts';
+import { type HostConfig, hashToken, hostConfigPath, newToken, writeHostConfig } from './callbacks.ts';
 import type { MediaServer } from './media.ts';
 import type { HostRecord, HostSpec } from './types.ts';
 
@@ -59,11 +59,7 @@ export class HostMedia {
       );
     }
     const { size, sha256 } = map;
-    this.base ??= prepareInstallerBase(locateInstallerKernel(), path.join(this.o.stateDir, 'cache'));
-    const base = await this.base.catch((error: unknown) => {
-      this.base = undefined;
-      throw error;
-    });
+    const base = await this.installerBase();
     const dir = path.join(this.o.mediaDir, HOST_MEDIA_DIR);
     await mkdir(dir, { recursive: true });
     const configDrive = path.join(dir, `.${host.name}.config-2.iso`);
@@ -101,6 +97,51 @@ export class HostMedia {
       await rm(configDrive, { force: true });
     }
     return `installer ISO ${hostIsoName(host.name)} built in ${((performance.now() - started) / 1000).toFixed(1)} s (image ${image}, ${size} bytes)`;
+  }
+
+  /**
+   * Builds the host's cleaning ISO: the installer in wipe mode, with a new callback token (written to the
+   * host's config first, as for provisioning). Returns the token's hash for the host record.
+   */
+  async prepareWipe(host: HostRecord): Promise<{ message: string; callbackTokenHash: string }> {
+    const started = performance.now();
+    const token = newToken();
+    const callbackUrl = `${this.o.hostUrl()}/callbacks/${encodeURIComponent(host.name)}`;
+    writeHostConfig(this.o.stateDir, {
+      name: host.name,
+      role: host.spec.role,
+      callbackUrl,
+      callbackToken: token,
+      callbackUrlWithToken: `${callbackUrl}/${token}`,
+      image: '',
+    });
+    const base = await this.installerBase();
+    await mkdir(path.join(this.o.mediaDir, HOST_MEDIA_DIR), { recursive: true });
+    await buildInstallerIso({
+      base,
+      output: path.join(this.o.mediaDir, hostIsoName(host.name)),
+      settings: {
+        host: host.name,
+        mode: 'wipe',
+        image: { size: 0, sha256: '' },
+        disk: {},
+        callback: { url: callbackUrl, token },
+        network: installerNetwork(host.spec.networkData, host.spec.bootMACAddress),
+      },
+    });
+    return {
+      message: `cleaning ISO ${hostIsoName(host.name)} built in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      callbackTokenHash: hashToken(token),
+    };
+  }
+
+  /** The shared installer (kernel, initramfs, UEFI image), built once into the state dir's cache. */
+  private async installerBase(): Promise<InstallerBase> {
+    this.base ??= prepareInstallerBase(locateInstallerKernel(), path.join(this.o.stateDir, 'cache'));
+    return this.base.catch((error: unknown) => {
+      this.base = undefined;
+      throw error;
+    });
   }
 
   /** The image's block map, computed once per file version (size, mtime, inode) and shared by hosts. */

@@ -8,7 +8,7 @@ import {
   readRootDeviceHints,
   rememberCursors,
 } from './inventory-fields.ts';
-import type { HostRole, InventoryHost } from './types.ts';
+import { AUTOMATED_CLEANING_MODES, type HostRole, type InventoryHost } from './types.ts';
 
 /** Every field of BareMetalHost.spec (metal3.io/v1alpha1); the ones outpost does not use are accepted and ignored. */
 const BMH_SPEC_KEYS = [
@@ -127,6 +127,7 @@ function readBareMetalHost(doc: YamlCursor, secrets: Map<string, SecretEntry>): 
   const bootMACAddress = readMac(spec.get('bootMACAddress'));
   const online = spec.get('online').boolean() ?? false;
   const rootDeviceHints = readRootDeviceHints(spec.get('rootDeviceHints'));
+  const automatedCleaningMode = spec.get('automatedCleaningMode').oneOf(AUTOMATED_CLEANING_MODES);
   const networkData = readNetworkDataSecret(doc, spec, secrets);
   if (name === undefined || address === undefined || credentials === undefined) return undefined;
   const host: InventoryHost = {
@@ -138,6 +139,7 @@ function readBareMetalHost(doc: YamlCursor, secrets: Map<string, SecretEntry>): 
       labels,
       ...(bootMACAddress !== undefined && { bootMACAddress }),
       ...(rootDeviceHints !== undefined && { rootDeviceHints }),
+      ...(automatedCleaningMode !== undefined && { automatedCleaningMode }),
       ...(networkData !== undefined && { networkData }),
     },
     credentials,

@@ -9,7 +9,7 @@ import {
   readRootDeviceHints,
   rememberCursors,
 } from './inventory-fields.ts';
-import type { HostRole, InventoryHost } from './types.ts';
+import { AUTOMATED_CLEANING_MODES, type HostRole, type InventoryHost } from './types.ts';
 
 const HOST_KEYS = [
   'name',
@@ -21,6 +21,7 @@ const HOST_KEYS = [
   'rootDeviceHints',
   'networkData',
   'networkDataFile',
+  'automatedCleaningMode',
 ];
 const BMC_KEYS = ['address', 'username', 'password', 'passwordFile', 'disableCertificateVerification'];
 
@@ -53,6 +54,7 @@ export function readOutpostInventory(root: YamlCursor, readFile: (file: string) 
     const online = item.get('online').boolean() ?? true;
     const labels = readLabels(item.get('labels'));
     const rootDeviceHints = readRootDeviceHints(item.get('rootDeviceHints'));
+    const automatedCleaningMode = item.get('automatedCleaningMode').oneOf(AUTOMATED_CLEANING_MODES);
     const networkData = readNetworkData(item, readFile);
     if (name === undefined || address === undefined || username === undefined || password === undefined)
       continue;
@@ -65,6 +67,7 @@ export function readOutpostInventory(root: YamlCursor, readFile: (file: string) 
         labels,
         ...(bootMACAddress !== undefined && { bootMACAddress }),
         ...(rootDeviceHints !== undefined && { rootDeviceHints }),
+        ...(automatedCleaningMode !== undefined && { automatedCleaningMode }),
         ...(networkData !== undefined && { networkData }),
       },
       credentials: { username, password },

@@ -21,7 +21,19 @@ export const FLOWS = {
     'eject-media',
   ],
   provisioned: [],
-  deprovisioning: ['power-off', 'eject-media'],
+  // Then cleaning, like Metal3's automated (metadata) cleaning: the installer ISO in wipe mode clears
+  // every disk's partition tables and filesystem signatures and reports through its callback.
+  deprovisioning: [
+    'power-off',
+    'eject-media',
+    'prepare-cleaning',
+    'insert-cleaning-media',
+    'boot-cleaning',
+    'power-on-cleaning',
+    'cleaning',
+    'power-off-cleaned',
+    'eject-cleaning-media',
+  ],
 } as const satisfies Record<HostState, readonly string[]>;
 
 export type Step = (typeof FLOWS)[HostState][number];
@@ -34,10 +46,22 @@ const NEXT_STATE: Partial<Record<HostState, HostState>> = {
 };
 
 /** Steps that work on the service's own files, without the BMC. */
-export const LOCAL_STEPS: readonly string[] = ['prepare-media'];
+export const LOCAL_STEPS: readonly string[] = ['prepare-media', 'prepare-cleaning'];
 
 /** Steps that wait for the host to call back instead of acting on the BMC. */
-export const CALLBACK_STEPS: readonly string[] = ['installer', 'first-boot'];
+export const CALLBACK_STEPS: readonly string[] = ['installer', 'first-boot', 'cleaning'];
+
+/** The cleaning steps of deprovisioning, skipped for a host with `automatedCleaningMode: disabled`. */
+export const CLEANING_STEPS: readonly string[] = FLOWS.deprovisioning.slice(2);
+
+/** A step the host's spec turns off: it succeeds at once, without acting. */
+export function isSkipped(host: Pick<HostRecord, 'state' | 'step' | 'spec'>): boolean {
+  return (
+    host.state === 'deprovisioning' &&
+    CLEANING_STEPS.includes(host.step) &&
+    host.spec.automatedCleaningMode === 'disabled'
+  );
+}
 
 export const ERROR_TYPES: Record<HostState | 'power', ErrorType> = {
   registering: 'registration error',
@@ -107,7 +131,7 @@ export function workFor(host: HostRecord, now: number, timing: Timing): Work {
   if (host.error && host.error.nextAttemptAt > now) return { kind: 'none' };
   if (isStable(host.state))
     return host.powerRequest ? { kind: 'power', action: host.powerRequest } : { kind: 'none' };
-  if (CALLBACK_STEPS.includes(host.step)) {
+  if (CALLBACK_STEPS.includes(host.step) && !isSkipped(host)) {
     return now - host.stepStartedAt > timing.callbackTimeoutMs
       ? { kind: 'timeout', state: host.state, step: host.step }
       : { kind: 'none' };

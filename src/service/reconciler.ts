@@ -1,7 +1,7 @@
 import type { CredentialsFile } from './credentials.ts';
 import { type BmcDriver, type BmcSession, describeBmcError } from './driver.ts';
 import type { HostMedia } from './host-media.ts';
-import { LOCAL_STEPS, type Timing, workFor } from './lifecycle.ts';
+import { isSkipped, LOCAL_STEPS, type Timing, workFor } from './lifecycle.ts';
 import type { Store } from './store.ts';
 import type { Transitions } from './transitions.ts';
 import type { HostRecord, PowerAction } from './types.ts';
@@ -117,6 +117,10 @@ export class Reconciler {
   }
 
   private async run(host: HostRecord): Promise<void> {
+    if (isSkipped(host)) {
+      this.commit(host, { patch: {}, message: 'skipped: automatedCleaningMode is disabled' }, undefined);
+      return;
+    }
     if (LOCAL_STEPS.includes(host.step)) {
       let outcome: Outcome | undefined;
       let failure: string | undefined;
@@ -194,6 +198,10 @@ export class Reconciler {
 
   /** Runs a step that needs no BMC. */
   private async executeLocal(host: HostRecord): Promise<Outcome> {
+    if (host.step === 'prepare-cleaning') {
+      const { message, callbackTokenHash } = await this.o.hostMedia.prepareWipe(host);
+      return { patch: { callbackTokenHash }, message };
+    }
     const image = host.provisioning?.installerImage;
     if (!image)
       return { patch: {}, message: `inserting ${host.provisioning?.image ?? 'the image'} as it is` };
@@ -215,11 +223,7 @@ export class Reconciler {
         return { patch: { hardware: { ...hardware } }, message };
       }
       case 'power-off':
-        if ((await bmc.powerState()) !== 'Off') {
-          await bmc.power('off');
-          return { patch: { powerState: 'Off' }, message: 'powered off' };
-        }
-        return { patch: { powerState: 'Off' }, message: 'already off' };
+        return this.powerOff(bmc);
       case 'insert-media': {
         const url = host.provisioning?.imageUrl;
         if (!url)
@@ -239,13 +243,37 @@ export class Reconciler {
       }
       case 'boot-disk':
         return this.bootDisk(bmc);
-      case 'power-on': {
-        const state = await bmc.powerState();
-        if (state === 'On' || state === 'PoweringOn')
-          return { patch: { powerState: 'On' }, message: 'already on' };
-        await bmc.power('on');
-        return { patch: { powerState: 'On' }, message: 'powered on' };
+      case 'insert-cleaning-media': {
+        const url = host.cleaningImageUrl;
+        if (!url) throw new Error('no cleaning ISO URL recorded; deprovision the host again');
+        await bmc.insertMedia(url);
+        return { patch: {}, message: `inserted ${url}` };
       }
+      case 'boot-cleaning': {
+        const kept = await bmc.setBootOnce('Cd');
+        return { patch: {}, message: `next boot from the cleaning ISO (${kept})` };
+      }
+      case 'power-on-cleaning':
+        return this.powerOn(bmc);
+      case 'power-off-cleaned': {
+        const outcome = await this.powerOff(bmc);
+        // A BMC that kept the CD as a Continuous boot device would boot the cleaning ISO again.
+        const override = await bmc.bootOverride();
+        if (override.enabled === 'Continuous' && /Cd$/i.test(override.target)) {
+          await bmc.setBootDisk();
+          return { ...outcome, message: `${outcome.message}; boot device set back to the disk` };
+        }
+        return outcome;
+      }
+      case 'eject-cleaning-media':
+        await bmc.ejectMedia();
+        await this.o.hostMedia.remove(host.name);
+        return {
+          patch: { callbackTokenHash: undefined, cleaningImageUrl: undefined },
+          message: 'cleaning ISO ejected; disks cleaned',
+        };
+      case 'power-on':
+        return this.powerOn(bmc);
       case 'eject-media':
         await bmc.ejectMedia();
         // The per-host ISO carries the host's callback token: it goes once the BMC no longer needs it.
@@ -254,6 +282,22 @@ export class Reconciler {
       default:
         throw new Error(`internal: no executor for step '${host.step}' in state ${host.state}`);
     }
+  }
+
+  private async powerOff(bmc: BmcSession): Promise<Outcome> {
+    if ((await bmc.powerState()) !== 'Off') {
+      await bmc.power('off');
+      return { patch: { powerState: 'Off' }, message: 'powered off' };
+    }
+    return { patch: { powerState: 'Off' }, message: 'already off' };
+  }
+
+  private async powerOn(bmc: BmcSession): Promise<Outcome> {
+    const state = await bmc.powerState();
+    if (state === 'On' || state === 'PoweringOn')
+      return { patch: { powerState: 'On' }, message: 'already on' };
+    await bmc.power('on');
+    return { patch: { powerState: 'On' }, message: 'powered on' };
   }
 
   /**

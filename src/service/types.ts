@@ -43,7 +43,15 @@ export interface HostSpec {
   rootDeviceHints?: Record<string, string | number | boolean>;
   /** nmstate YAML, delivered to the host in its per-host config. */
   networkData?: string;
+  /**
+   * Metal3's `automatedCleaningMode`: `metadata` (default) wipes the disks' partition tables and
+   * filesystem signatures before a deprovisioned host is available again; `disabled` skips that.
+   */
+  automatedCleaningMode?: AutomatedCleaningMode;
 }
+
+export const AUTOMATED_CLEANING_MODES = ['metadata', 'disabled'] as const;
+export type AutomatedCleaningMode = (typeof AUTOMATED_CLEANING_MODES)[number];
 
 export interface Credentials {
   username: string;
@@ -98,6 +106,8 @@ export interface HostRecord {
   step: string;
   stepStartedAt: number;
   provisioning?: ProvisioningRequest;
+  /** URL the BMC fetches the host's cleaning (wipe) ISO from, while deprovisioning with cleaning. */
+  cleaningImageUrl?: string;
   /** A power action waiting to run once the host is in a stable state. */
   powerRequest?: PowerAction;
   powerState?: string;

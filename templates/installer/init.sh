@@ -221,11 +221,49 @@ write_config_drive() {
   report config-drive done "" "partition $part at sector $start"
 }
 
+# Cleaning (wipe mode): every disk but the install medium loses its partition tables and filesystem
+# signatures - GPT (both copies) and MBR by sgdisk --zap-all, then the first and the last MiB zeroed,
+# where filesystems, LVM, RAID and the backup GPT keep their signatures. Data past them stays (metadata
+# cleaning, as Metal3's default), but nothing on the disk is recognised or booted any more.
+wipe_fail() {
+  report clean failed "" "$1"
+  log "CLEANING FAILED: $1"
+  while :; do sleep 3600; done
+}
+
+wipe_disks() {
+  medium=$(awk '$2 == "/media/install" {print $1}' /proc/mounts | sed 's|/dev/||; s|[0-9]*$||')
+  wiped=""
+  for sys in /sys/block/*; do
+    dev=$(basename "$sys")
+    case "$dev" in loop* | ram* | sr* | dm-* | zram* | md*) continue ;; esac
+    [ "$dev" = "$medium" ] && continue
+    [ "$(cat "$sys/ro" 2>/dev/null)" = 1 ] && continue
+    disk=/dev/$dev
+    mib=$(($(cat "$sys/size") / 2048))
+    report clean running "" "wiping $disk ($mib MiB)"
+    sgdisk --zap-all "$disk" >/tmp/zap.log 2>&1 || log "sgdisk --zap-all $disk: $(cat /tmp/zap.log)"
+    dd if=/dev/zero of="$disk" bs=1M count=1 conv=fsync 2>/tmp/dd.log || wipe_fail "zeroing the start of $disk failed: $(cat /tmp/dd.log)"
+    if [ "$mib" -gt 1 ]; then
+      dd if=/dev/zero of="$disk" bs=1M seek=$((mib - 1)) count=1 conv=fsync 2>/tmp/dd.log ||
+        wipe_fail "zeroing the end of $disk failed: $(cat /tmp/dd.log)"
+    fi
+    wiped="$wiped $disk"
+  done
+  sync
+  report clean done 100 "partition tables and signatures wiped on:${wiped:- no disk}"
+}
+
 log "starting (kernel $(uname -r))"
 load_modules
 find_install_medium || fail "install medium with outpost/install.conf not found"
 . /media/install/outpost/install.conf
 bring_up_network
+if [ "$OUTPOST_MODE" = wipe ]; then
+  wipe_disks
+  umount /media/install 2>/dev/null
+  poweroff -f
+fi
 report install running 0 "installer started on $(uname -r)"
 choose_disk
 report disk done "" "selected /dev/$TARGET ($(($(cat "/sys/block/$TARGET/size") * 512)) bytes)"

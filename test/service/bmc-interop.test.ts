@@ -65,7 +65,11 @@ beforeAll(async () => {
       }),
     );
   }
-  labs.set('slow', await startLab({ hosts: 1, backend: 'fake', stateDir: path.join(tmp.dir, 'lab-slow') }));
+  for (const extra of ['slow', 'clean', 'noclean'])
+    labs.set(
+      extra,
+      await startLab({ hosts: 1, backend: 'fake', stateDir: path.join(tmp.dir, `lab-${extra}`) }),
+    );
   mkdirSync(mediaDir);
   writeFileSync(path.join(mediaDir, 'site.iso'), 'not really an ISO');
   service = await startService({
@@ -75,10 +79,18 @@ beforeAll(async () => {
     port: 0,
     driver: gatedDriver(redfishDriver({ retry: { attempts: 2, delayMs: 50 }, timeoutMs: 5000 })),
     timing: { backoffBaseMs: 200, backoffMaxMs: 1000 },
+    log: () => {},
   });
   api = clientFor(service.url, stateDir);
   await api.request('POST', '/hosts', {
-    hosts: [...PROFILES, 'slow'].map((vendor) => entry(vendor, vendor)),
+    hosts: [
+      ...[...PROFILES, 'slow', 'clean'].map((vendor) => ({
+        ...entry(vendor, vendor),
+        // Its deprovisioning is about the PATCH eject; cleaning is covered by 'clean' below.
+        ...(vendor === 'patch-no-allow' && { automatedCleaningMode: 'disabled' }),
+      })),
+      { ...entry('noclean', 'noclean'), automatedCleaningMode: 'disabled' },
+    ],
   });
 });
 afterAll(async () => {
@@ -234,5 +246,63 @@ describe('service against BMCs that differ from the happy path (lab behaviour pr
       `re-imported: BMC address ${address} -> ${newAddress}; registering again`,
     );
     await waitFor2('multi-socket', stable('available'), 'to be available after the re-import');
+  });
+
+  it('cleans on deprovision: boots the installer in wipe mode, waits for its report, then is available', async () => {
+    await waitFor2('clean', stable('available'), 'to be available');
+    await api.request('POST', '/hosts/clean/provision', { image: 'site.iso' });
+    await waitFor2('clean', (h) => h.step === 'installer', 'to wait for the installer');
+    await api.request('POST', '/hosts/clean/deprovision');
+    await waitFor2('clean', (h) => h.step === 'cleaning', 'to wait for the cleaning report');
+    const lab = labs.get('clean')!;
+    const boots = lab.status('host-1').boots;
+    expect(boots.map((b) => b.device)).toEqual(['cd', 'cd']);
+    expect(boots[1]!.image).toBe(`${service.url}/media/hosts/clean.iso`);
+    // The BMC can fetch the cleaning ISO: a real ISO 9660 image.
+    const iso = Buffer.from(await (await fetch(boots[1]!.image!)).arrayBuffer());
+    expect(iso.subarray(0x8001, 0x8006).toString()).toBe('CD001');
+    expect(
+      (await report('clean', { phase: 'clean', status: 'running', message: 'wiping /dev/vda' })).status,
+    ).toBe(200);
+    expect((await report('clean', { phase: 'clean', status: 'done', progress: 100 })).status).toBe(200);
+    await waitFor2('clean', stable('available'), 'to be available after cleaning');
+    expect(lab.status('host-1').power).toBe('Off');
+    expect(lab.status('host-1').media.every((m) => !m.inserted)).toBe(true);
+    expect((await fetch(boots[1]!.image!)).status).toBe(404);
+    const { timeline } = await api.request<{
+      timeline: { state: string; steps: { step: string; result: string }[] }[];
+    }>('GET', '/hosts/clean/timeline');
+    expect(timeline.at(-1)!.steps.map((x) => `${x.step}:${x.result}`)).toEqual([
+      'power-off:succeeded',
+      'eject-media:succeeded',
+      'prepare-cleaning:succeeded',
+      'insert-cleaning-media:succeeded',
+      'boot-cleaning:succeeded',
+      'power-on-cleaning:succeeded',
+      'cleaning:succeeded',
+      'power-off-cleaned:succeeded',
+      'eject-cleaning-media:succeeded',
+    ]);
+    // The cleaning token is revoked with the eject.
+    expect((await report('clean', { phase: 'clean', status: 'done' })).status).toBe(401);
+  });
+
+  it('skips cleaning for automatedCleaningMode: disabled', async () => {
+    await waitFor2('noclean', stable('available'), 'to be available');
+    await api.request('POST', '/hosts/noclean/provision', { image: 'site.iso' });
+    await waitFor2('noclean', (h) => h.step === 'installer', 'to wait for the installer');
+    await api.request('POST', '/hosts/noclean/deprovision');
+    await waitFor2('noclean', stable('available'), 'to be available');
+    expect(
+      labs
+        .get('noclean')!
+        .status('host-1')
+        .boots.map((b) => b.device),
+    ).toEqual(['cd']);
+    const { timeline } = await api.request<{
+      timeline: { state: string; steps: { step: string; message?: string }[] }[];
+    }>('GET', '/hosts/noclean/timeline');
+    const steps = timeline.at(-1)!.steps;
+    expect(steps.filter((x) => x.message === 'skipped: automatedCleaningMode is disabled')).toHaveLength(7);
   });
 });

@@ -128,7 +128,11 @@ describe('lifecycle', () => {
       'eject-media',
     ]);
     expect(at).toEqual({ state: 'provisioned', step: '' });
-    expect(afterStep('deprovisioning', 'eject-media')).toEqual({ state: 'available', step: '' });
+    expect(afterStep('deprovisioning', 'eject-media')).toEqual({
+      state: 'deprovisioning',
+      step: 'prepare-cleaning',
+    });
+    expect(afterStep('deprovisioning', 'eject-cleaning-media')).toEqual({ state: 'available', step: '' });
   });
 
   it('backs off exponentially up to a cap', () => {

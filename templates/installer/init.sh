@@ -222,9 +222,16 @@ write_config_drive() {
 }
 
 # Cleaning (wipe mode): every disk but the install medium loses its partition tables and filesystem
-# signatures - GPT (both copies) and MBR by sgdisk --zap-all, then the first and the last MiB zeroed,
-# where filesystems, LVM, RAID and the backup GPT keep their signatures. Data past them stays (metadata
-# cleaning, as Metal3's default), but nothing on the disk is recognised or booted any more.
+# signatures - the first and last MiB of each partition zeroed (where filesystems, LVM, swap and RAID
+# keep their superblocks), GPT (both copies) and MBR cleared by sgdisk --zap-all, then the first and the
+# last MiB of the disk zeroed. Data between them stays (metadata cleaning, Metal3's default), but
+# nothing on the disk is recognised or booted any more, even if the same partitions are made again.
+
+# zero_sectors DISK START COUNT: COUNT 512-byte sectors from START set to zero.
+zero_sectors() {
+  dd if=/dev/zero of="$1" bs=512 seek="$2" count="$3" conv=notrunc,fsync 2>/tmp/dd.log ||
+    wipe_fail "zeroing sectors $2-$(($2 + $3)) of $1 failed: $(cat /tmp/dd.log)"
+}
 wipe_fail() {
   report clean failed "" "$1"
   log "CLEANING FAILED: $1"
@@ -242,13 +249,21 @@ wipe_disks() {
     disk=/dev/$dev
     mib=$(($(cat "$sys/size") / 2048))
     report clean running "" "wiping $disk ($mib MiB)"
+    parts=0
+    for part in "$sys/$dev"*; do
+      [ -f "$part/start" ] || continue
+      start=$(cat "$part/start"); size=$(cat "$part/size"); n=2048
+      [ "$size" -lt $n ] && n=$size
+      zero_sectors "$disk" "$start" "$n"
+      [ "$size" -gt $n ] && zero_sectors "$disk" $((start + size - n)) "$n"
+      parts=$((parts + 1))
+    done
     sgdisk --zap-all "$disk" >/tmp/zap.log 2>&1 || log "sgdisk --zap-all $disk: $(cat /tmp/zap.log)"
-    dd if=/dev/zero of="$disk" bs=1M count=1 conv=fsync 2>/tmp/dd.log || wipe_fail "zeroing the start of $disk failed: $(cat /tmp/dd.log)"
-    if [ "$mib" -gt 1 ]; then
-      dd if=/dev/zero of="$disk" bs=1M seek=$((mib - 1)) count=1 conv=fsync 2>/tmp/dd.log ||
-        wipe_fail "zeroing the end of $disk failed: $(cat /tmp/dd.log)"
-    fi
-    wiped="$wiped $disk"
+    sectors=$(cat "$sys/size"); n=2048
+    [ "$sectors" -lt $n ] && n=$sectors
+    zero_sectors "$disk" 0 "$n"
+    [ "$sectors" -gt $n ] && zero_sectors "$disk" $((sectors - n)) "$n"
+    wiped="$wiped $disk($parts partitions)"
   done
   sync
   report clean done 100 "partition tables and signatures wiped on:${wiped:- no disk}"

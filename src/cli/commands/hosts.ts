@@ -88,7 +88,11 @@ export function registerHosts(program: Command): void {
       await act(opts, name, 'provision', body);
     });
 
-  command(hosts, 'deprovision', 'Power a host off and eject its media; it becomes available again')
+  command(
+    hosts,
+    'deprovision',
+    'Power a host off, eject its media and clean its disks (unless automatedCleaningMode: disabled); it becomes available again',
+  )
     .argument('<name>')
     .action((name: string, opts: ClientOptions) => act(opts, name, 'deprovision'));
 

@@ -1,4 +1,5 @@
-import { hashToken, newToken, writeHostConfig } from './callbacks.ts';
+import { rmSync } from 'node:fs';
+import { hashToken, hostConfigPath, newToken, writeHostConfig } from './callbacks.ts';
 import type { CredentialsFile } from './credentials.ts';
 import { hostIsoName } from './host-media.ts';
 import { leftOnBmc, refuseAction } from './lifecycle.ts';
@@ -108,6 +109,10 @@ export class HostActions {
     if (refused && !opts.force) throw new ActionError(409, refused);
     this.c.store.deleteHost(name);
     this.c.credentials.delete(name);
+    // Its per-host config and ISO carry a callback token: they go with the host.
+    rmSync(hostConfigPath(this.c.stateDir, name), { force: true });
+    const iso = this.c.media.resolve(hostIsoName(name));
+    if (iso) rmSync(iso, { force: true });
     return { leftOnBmc: opts.force ? leftOnBmc(host) : [] };
   }
 

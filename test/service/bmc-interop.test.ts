@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -223,6 +223,8 @@ describe('service against BMCs that differ from the happy path (lab behaviour pr
     expect(forced.stdout).toMatch(/left on its BMC and server:\n {2}- power state as it is/);
     expect(forced.stdout).toMatch(/virtual media http:\/\/.*\/media\/site\.iso possibly still inserted/);
     expect((await listHosts(api)).map((h) => h.name)).not.toContain('generic');
+    // Its per-host config (with the callback token's plaintext) went with it.
+    expect(existsSync(path.join(stateDir, 'host-config', 'generic.json'))).toBe(false);
   });
 
   it('refuses to inspect a host that is inspecting: exit 2, clear message, attempt count kept', async () => {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,6 +105,32 @@ describe('outpost lab (CLI)', () => {
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code).toBe(0);
+  });
+
+  it('--tls ca and a behaviour profile: https addresses, the lab CA in the state folder, a client that trusts it', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-lab-cli-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const state = path.join(dir, 'state');
+    const { inventory } = await startCli([
+      ...['--backend', 'fake', '--vendor', 'multi-socket', '--tls', 'ca'],
+      ...['--state-dir', state, '--output', 'json'],
+    ]);
+    const entry = inventory.hosts[0]!;
+    expect(entry.bmc.address).toMatch(/^redfish-virtualmedia\+https:\/\/127\.0\.0\.1:\d+\//);
+    // The CA key never leaves the state folder's tls/ (mode 0600).
+    expect((await stat(path.join(state, 'tls', 'lab-ca.key'))).mode & 0o777).toBe(0o600);
+    const { client } = await connectClient(
+      {
+        name: entry.name,
+        bmcAddress: entry.bmc.address,
+        username: entry.bmc.username,
+        password: entry.bmc.password,
+        bootMac: entry.bootMACAddress,
+      },
+      { caCertificates: await readFile(path.join(state, 'tls', 'lab-ca.pem'), 'utf8') },
+    );
+    expect((await client.inspect()).cpu?.count).toBe(16);
+    await client.close();
   });
 
   it('refuses bad options with exit code 2', async () => {

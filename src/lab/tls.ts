@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -39,6 +39,7 @@ export async function labTls(
   const run = (args: string[]) => execa('openssl', args, { cwd: dir });
   const keyFile = file(`bmc-${mode}-${tag}.key`);
   const certFile = file(`bmc-${mode}-${tag}.pem`);
+  const keepPrivate = (keys: string[]) => Promise.all(keys.filter(existsSync).map((k) => chmod(k, 0o600)));
   if (mode === 'self-signed') {
     if (!existsSync(certFile)) {
       await run([
@@ -57,6 +58,7 @@ export async function labTls(
         `subjectAltName=${san}`,
       ]);
     }
+    await keepPrivate([keyFile]);
     return {
       mode,
       key: await readFile(keyFile, 'utf8'),
@@ -108,6 +110,7 @@ export async function labTls(
       ext,
     ]);
   }
+  await keepPrivate([caKey, keyFile]);
   return {
     mode,
     key: await readFile(keyFile, 'utf8'),

@@ -8,6 +8,10 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
  */
 export const serviceRegistry = new Registry();
 collectDefaultMetrics({ register: serviceRegistry, prefix: 'outpost_' });
+// Gauges named like counters: promtool's lint (and Prometheus' naming rules) refuse the _total suffix on them.
+for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
+  serviceRegistry.removeSingleMetric(`outpost_nodejs_${name}`);
+}
 
 const stepDuration = new Histogram({
   name: 'outpost_provisioning_step_duration_seconds',

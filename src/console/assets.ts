@@ -43,7 +43,9 @@ const INDEX = `<!doctype html>
 <title>outpost console</title>
 <link rel="stylesheet" href="/console/style.css">
 <script type="importmap">${IMPORT_MAP}</script>
-<script type="module" src="/console/app.js"></script>
+${Object.values(VENDOR)
+  .map((v) => `<link rel="modulepreload" href="${v.url}">\n`)
+  .join('')}<script type="module" src="/console/app.js"></script>
 </head>
 <body>
 <div id="app"><noscript>The outpost console needs JavaScript.</noscript></div>

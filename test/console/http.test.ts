@@ -47,6 +47,9 @@ describe('console sessions and cross-site protection', () => {
     // Every URL the page loads is on this service.
     expect([...page.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1])).toEqual([
       '/console/style.css',
+      '/console/vendor/preact.mjs',
+      '/console/vendor/hooks.mjs',
+      '/console/vendor/htm.mjs',
       '/console/app.js',
     ]);
     for (const module of [

@@ -74,7 +74,7 @@ export function mountConsole(api: Handler, o: ConsoleOptions): MountedConsole {
         return json(res, 200, { images: mediaImages(o.mediaDir) });
       if (route.startsWith('/console/api/v1/')) {
         // The same handler, the same checks and answers as a call with the token.
-        req.url = (req.url ?? '').slice('/console'.length);
+        req.url = route.slice('/console'.length) + url.search;
         req.headers.authorization = `Bearer ${o.apiToken}`;
         return countInternalErrors(res, () => api(req, res));
       }

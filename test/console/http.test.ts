@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sessions } from '../../src/console/sessions.ts';
-import { waitFor } from '../service/helpers.ts';
+import { freePort, ServiceProcess, tempDir, waitFor } from '../service/helpers.ts';
 import { type Site, startSite } from './site.ts';
 
 // The console's HTTP surface without a browser: sessions, cross-site protection, /metrics read by promtool.
@@ -231,17 +233,26 @@ describe('/metrics', () => {
   });
 });
 
-describe('/metrics with --metrics-public', () => {
-  it('answers without a token', async () => {
-    const open = await startSite([{ vendor: 'generic', hosts: 1 }], { metricsPublic: true });
+describe('outpost serve --metrics-public', () => {
+  it('answers /metrics without a token; the API still needs it', async () => {
+    const dirs = tempDir('metrics-public');
+    mkdirSync(path.join(dirs.dir, 'media'));
+    const serve = new ServiceProcess({
+      stateDir: path.join(dirs.dir, 'state'),
+      mediaDir: path.join(dirs.dir, 'media'),
+      port: await freePort(),
+      extraArgs: ['--metrics-public'],
+    });
     try {
-      const r = await fetch(`${open.url}/metrics`);
+      await serve.start();
+      const r = await fetch(`${serve.url}/metrics`);
       expect(r.status).toBe(200);
       expect(await r.text()).toMatch(/^outpost_hosts\{state="available"\} 0$/m);
-      // The API itself still needs the token.
-      expect((await fetch(`${open.url}/api/v1/hosts`)).status).toBe(401);
+      expect((await fetch(`${serve.url}/api/v1/hosts`)).status).toBe(401);
+      expect((await fetch(serve.url)).headers.get('content-type')).toMatch(/^text\/html/);
     } finally {
-      await open.close();
+      await serve.kill('SIGTERM');
+      dirs.cleanup();
     }
   });
 });

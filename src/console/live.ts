@@ -6,6 +6,8 @@ import { type HostRow, hostRow } from './rows.ts';
 const BATCH_MS = 100;
 /** A comment line this often keeps proxies from closing an idle stream and notices ended sessions. */
 const HEARTBEAT_MS = 15_000;
+/** A browser that stopped reading gets its stream closed (it reconnects and gets a snapshot) instead of memory. */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 interface Client {
   res: ServerResponse;
@@ -76,13 +78,14 @@ export class LiveUpdates {
       if (host) hosts.push(hostRow(host));
       else removed.push(name);
     }
-    for (const client of this.clients) {
+    for (const client of [...this.clients]) {
       if (!client.stillAllowed()) {
         send(client.res, 'signed-out', {});
         client.res.end();
         continue;
       }
-      send(client.res, 'hosts', { hosts, removed });
+      if (client.res.writableLength > MAX_BUFFERED_BYTES) client.res.end();
+      else send(client.res, 'hosts', { hosts, removed });
     }
   }
 }

@@ -10,6 +10,7 @@ import { tempDir } from '../service/helpers.ts';
 
 /** Debian's Chromium, driven by playwright-core. */
 export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'];
 
 export function launchChromium(): Promise<Browser> {
   // --no-sandbox: the tests run as root in a container, where Chromium's sandbox cannot start.

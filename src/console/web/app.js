@@ -1,7 +1,7 @@
 // The outpost console: plain ES modules, no build step. Preact renders every value as text (never as HTML),
 // so host names, error and installer messages cannot inject markup. Live data arrives by Server-Sent Events.
 import htm from 'htm';
-import { h, render } from 'preact';
+import { Component, h, render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 
 const html = htm.bind(h);
@@ -255,7 +255,18 @@ function HostsPage({ rows }) {
     ${all.length === 0 && html`<p>No hosts yet: import an inventory with <code>outpost hosts import</code>.</p>`}`;
 }
 
-function HostRow({ row, now }) {
+/** A row re-renders only when its host or the clock changed: a burst re-renders the changed rows only. */
+class HostRow extends Component {
+  shouldComponentUpdate(next) {
+    return next.row !== this.props.row || next.now !== this.props.now;
+  }
+
+  render({ row, now }) {
+    return hostRowCells(row, now);
+  }
+}
+
+function hostRowCells(row, now) {
   return html`
     <tr data-host=${row.name} data-state=${row.state}>
       <th scope="row"><a href=${`#/hosts/${encodeURIComponent(row.name)}`}>${row.name}</a></th>

@@ -40,7 +40,7 @@ async function stateInTable(name: string, state: string, timeout = 20_000): Prom
   await page.waitForSelector(`tbody tr[data-host="${name}"][data-state="${state}"]`, { timeout });
 }
 
-describe('operator console in Chromium', () => {
+describe('operator console in Chromium', { timeout: 60_000 }, () => {
   it('refuses a wrong token and sets no session cookie', async () => {
     await page.goto(site.url);
     await page.getByLabel('API token').fill('not-the-token');

@@ -181,6 +181,7 @@ function compareRows(key) {
     if (key === 'state') return STATES.indexOf(row.state);
     if (key === 'progress') return row.progress ?? -1;
     if (key === 'nodeReady') return row.nodeReady === null ? -1 : Number(row.nodeReady);
+    if (key === 'createdAt') return -row.createdAt; // by age: the youngest first
     return row[key] ?? '';
   };
   return (a, b) => {

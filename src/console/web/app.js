@@ -276,7 +276,7 @@ function hostRowCells(row, now) {
       <td><span class=${`badge ${row.state}`}>${row.state}</span></td>
       <td><${StepProgress} row=${row} /></td>
       <td>${readyText(row.nodeReady)}</td>
-      <td class="error-cell" title=${row.error?.message}>${row.error ? `${row.error.type}: ${row.error.message}` : ''}</td>
+      <td class="error-cell" title=${row.error?.message}>${row.error ? shorten(`${row.error.type}: ${row.error.message}`, 90) : ''}</td>
       <td><time datetime=${new Date(row.createdAt).toISOString()}>${age(now - row.createdAt)}</time></td>
     </tr>`;
 }
@@ -287,6 +287,9 @@ function StepProgress({ row }) {
   return html`<span class="step">${label}</span>
     <progress max="100" value=${row.progress ?? 0} aria-label=${`${row.name} ${row.state}: ${row.progress ?? 0}%`}></progress>`;
 }
+
+/** A long message cut to `max` characters in the table; the full text is in the cell's title and on the host page. */
+const shorten = (text, max) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 const readyText = (ready) => (ready === null ? '—' : ready ? 'Ready' : 'NotReady');
 

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -198,6 +198,18 @@ describe('operator console in Chromium', { timeout: 60_000 }, () => {
   it('powers a host off from the page and shows the refusal the API gives', async () => {
     await page.goto(`${site.url}/#/hosts/dell-3`);
     await page.getByTestId('host-state').filter({ hasText: 'available' }).waitFor();
+    // The image disappears from the media dir between picking and confirming: the API's 400, word for word.
+    await page.getByRole('button', { name: 'Provision…' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('option', { name: /rescue\.iso/ }).waitFor({ state: 'attached' });
+    await dialog.getByLabel('Image').selectOption('rescue.iso');
+    rmSync(path.join(site.mediaDir, 'rescue.iso'));
+    await dialog.getByRole('button', { name: 'Provision' }).click();
+    expect(await dialog.getByRole('alert').textContent()).toBe(
+      "image 'rescue.iso' is not in the media dir (give a file name there, or an http(s) URL of an ISO)",
+    );
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
     await page.getByRole('button', { name: 'Power off' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Power off' }).click();
     await waitFor('dell-3 to be powered off by its BMC', () => site.labStatus('dell-3').power === 'Off');

@@ -118,8 +118,8 @@ describe('console sessions and cross-site protection', () => {
     ]);
   });
 
-  it('pushes a snapshot, then the rows that change, over Server-Sent Events', async () => {
-    const { cookie } = await signIn();
+  it('pushes a snapshot, then the rows that change, over Server-Sent Events, until sign-out', async () => {
+    const { cookie, csrf } = await signIn();
     const controller = new AbortController();
     const r = await fetch(`${site.url}/console/events`, {
       headers: { Cookie: cookie },

@@ -128,16 +128,25 @@ describe('console sessions and cross-site protection', () => {
     expect(r.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const reader = r.body!.getReader();
     let text = '';
-    /** Reads the stream until `what` shows up, for at most 10 s. */
-    const read = async (what: RegExp) => {
+    let pending: ReturnType<typeof reader.read> | undefined;
+    let ended = false;
+    /** Reads the stream until `what` shows up or it ends, for at most 10 s (a read cut short is kept). */
+    const readUntil = async (what: RegExp) => {
       const deadline = Date.now() + 10_000;
-      while (!what.test(text) && Date.now() < deadline) {
+      while (!what.test(text) && !ended && Date.now() < deadline) {
+        pending ??= reader.read();
         const chunk = await Promise.race([
-          reader.read(),
+          pending,
           new Promise<undefined>((r) => setTimeout(() => r(undefined), deadline - Date.now())),
         ]);
-        if (chunk?.value) text += Buffer.from(chunk.value).toString();
+        if (chunk === undefined) continue;
+        pending = undefined;
+        if (chunk.value) text += Buffer.from(chunk.value).toString();
+        ended = chunk.done;
       }
+    };
+    const read = async (what: RegExp) => {
+      await readUntil(what);
       expect(text).toMatch(what);
     };
     await read(/event: snapshot\ndata: \{"hosts":\[\{"name":"dell-1"/);
@@ -145,6 +154,16 @@ describe('console sessions and cross-site protection', () => {
     await read(
       /event: hosts\ndata: \{"hosts":\[\{"name":"supermicro-1","role":"server","vendor":"Supermicro"/,
     );
+    // Signing out ends the stream at the next change, with a last message that says why.
+    const out = await fetch(`${site.url}/console/session`, {
+      method: 'DELETE',
+      headers: { Cookie: cookie, 'X-CSRF-Token': csrf, Origin: site.url },
+    });
+    expect(out.status).toBe(200);
+    await site.api.request('POST', '/hosts/supermicro-1/inspect'); // accepted while inspecting too
+    await read(/event: signed-out\n/);
+    await readUntil(/never sent: wait for the end/);
+    expect(ended).toBe(true);
     controller.abort();
   });
 

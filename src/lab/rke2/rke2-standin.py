@@ -943,6 +943,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if length > 8 * 1024 * 1024:
             raise ApiError(413, 'RequestEntityTooLarge', 'request entity too large')
         raw = self.rfile.read(length) if length else b''
+        kind = (self.headers.get('Content-Type') or 'application/json').split(';')[0].strip()
+        if 'protobuf' in kind or 'cbor' in kind:
+            raise ApiError(415, 'UnsupportedMediaType', f'the body of the request was in an unknown format - '
+                                                        f'accepted media types include: application/json, '
+                                                        f'application/yaml (the lab stand-in speaks JSON only)')
         try:
             return json.loads(raw) if raw.strip().startswith(b'{') or raw.strip().startswith(b'[') else \
                 yaml.safe_load(raw)

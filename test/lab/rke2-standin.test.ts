@@ -338,6 +338,58 @@ describe('rke2 server (stand-in) on loopback', () => {
     expect(nodes.stdout.split('\n').sort()).toEqual(['node/agent-1', 'node/server-1']);
   });
 
+  it('a second server joins: same CA and token, its node has the server roles, its API answers kubectl', async () => {
+    const token = (await readFile(path.join(dataDir(), 'server/token'), 'utf8')).trim();
+    const root = path.join(dir, 'server-2');
+    const second = await startStandIn(rke2, root, 'server', [
+      '--server',
+      `https://127.0.0.1:${server.supervisorPort}`,
+      '--token',
+      token,
+      '--node-name',
+      'server-2',
+      '--node-ip',
+      '127.0.0.3',
+    ]);
+    others.push(second);
+    const data = path.join(root, 'var/lib/rancher/rke2/server');
+    expect(await readFile(path.join(data, 'token'), 'utf8')).toBe(`${token}\n`);
+    expect(await readFile(path.join(data, 'tls/server-ca.crt'))).toEqual(
+      await readFile(path.join(dataDir(), 'server/tls/server-ca.crt')),
+    );
+    // Through the second server's own kubeconfig and API port (forwarded to the first server's API).
+    const appeared = await kubectl(second.kubeconfig, [
+      'wait',
+      '--for=create',
+      'node/server-2',
+      '--timeout=20s',
+    ]);
+    expect(appeared.exitCode, second.output()).toBe(0);
+    const row = await kubectl(second.kubeconfig, ['get', 'node', 'server-2', '--no-headers']);
+    expect(row.stdout.split(/\s+/).slice(0, 3)).toEqual([
+      'server-2',
+      'NotReady',
+      'control-plane,etcd,master',
+    ]);
+    await kubectl(server.kubeconfig, ['delete', 'node', 'server-2']);
+  });
+
+  it('refuses bad configuration with exit 1 naming the file or key', async () => {
+    const cases: [string, string][] = [
+      ['token: [unclosed\n', 'config.yaml: invalid YAML'],
+      ['cni: weave\n', "cni: unsupported value 'weave'"],
+      ['node-label: ["bad label=x"]\nserver: https://127.0.0.1:1\ntoken: t\n', 'node-label: invalid label'],
+    ];
+    for (const [config, message] of cases) {
+      const root = await mkdtemp(path.join(dir, 'bad-config-'));
+      await mkdir(path.join(root, 'etc/rancher/rke2'), { recursive: true });
+      await writeFile(path.join(root, 'etc/rancher/rke2/config.yaml'), config);
+      const run = await startStandIn(rke2, root, 'server', []).catch((e: Error) => e);
+      expect(run).toBeInstanceOf(Error);
+      expect((run as Error).message).toContain(message);
+    }
+  });
+
   it('after a restart: objects kept, same CA and token, a watch from before the restart gets 410 Expired', async () => {
     const before = JSON.parse((await apiRequest(server.kubeconfig, '/api/v1/nodes')).body).metadata
       .resourceVersion;

@@ -187,7 +187,29 @@ def load_config(argv):
     for c in config['cni']:
         if c not in CNI_IMAGES and c != 'none':
             raise Fatal(f'cni: unsupported value {c!r} (none, canal, calico, cilium, flannel, multus)')
+    node_labels(config)
+    node_taints(config)
     return config, files
+
+
+def node_labels(config):
+    labels = {}
+    for item in config.get('node-label', []):
+        key, _, value = item.partition('=')
+        if not valid_label(key, value):
+            raise Fatal(f'node-label: invalid label {item!r}')
+        labels[key] = value
+    return labels
+
+
+def node_taints(config):
+    taints = []
+    for item in config.get('node-taint', []):
+        m = re.match(r'^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$', item)
+        if not m or not valid_label(m[1], m[2] or ''):
+            raise Fatal(f'node-taint: invalid taint {item!r} (key[=value]:Effect)')
+        taints.append({'key': m[1], **({'value': m[2]} if m[2] else {}), 'effect': m[3]})
+    return taints
 
 
 def node_ips(config):
@@ -808,17 +830,8 @@ def build_node(config, name, role, ready, message):
         labels.update({'node-role.kubernetes.io/control-plane': 'true', 'node-role.kubernetes.io/etcd': 'true'})
         if tuple(int(x) for x in re.findall(r'\d+', VERSION)[:2] or (0, 0)) < (1, 34):
             labels['node-role.kubernetes.io/master'] = 'true'  # RKE2 stopped setting it in v1.34
-    for item in config.get('node-label', []):
-        key, eq, value = item.partition('=')
-        if not valid_label(key, value):
-            raise Fatal(f'node-label: invalid label {item!r}')
-        labels[key] = value
-    taints = []
-    for item in config.get('node-taint', []):
-        m = re.match(r'^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$', item)
-        if not m:
-            raise Fatal(f'node-taint: invalid taint {item!r} (key[=value]:Effect)')
-        taints.append({'key': m[1], **({'value': m[2]} if m[2] else {}), 'effect': m[3]})
+    labels.update(node_labels(config))
+    taints = node_taints(config)
     ips = node_ips(config)
     addresses = [{'type': 'InternalIP', 'address': ip} for ip in ips]
     addresses += [{'type': 'ExternalIP', 'address': ip} for ip in config.get('node-external-ip', []) if ip]

@@ -339,6 +339,7 @@ class Resource:
 BUILTIN = [
     Resource('', 'v1', 'nodes', 'Node', False, ['no'], status=True),
     Resource('', 'v1', 'namespaces', 'Namespace', False, ['ns'], status=True),
+    Resource('', 'v1', 'pods', 'Pod', True, ['po'], status=True),  # none run; listed because kubectl describe asks
     Resource('', 'v1', 'configmaps', 'ConfigMap', True, ['cm']),
     Resource('', 'v1', 'secrets', 'Secret', True),
     Resource('', 'v1', 'services', 'Service', True, ['svc'], status=True),
@@ -951,11 +952,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != 'HEAD':
             self.wfile.write(data)
 
-    def body(self):
-        length = int(self.headers.get('Content-Length') or 0)
-        if length > 8 * 1024 * 1024:
+    def read_body(self):
+        """Reads the whole request body up front (also for DELETE options), so the connection stays in step."""
+        try:
+            length = int(self.headers.get('Content-Length') or 0)
+        except ValueError:
+            length = -1
+        if 'chunked' in (self.headers.get('Transfer-Encoding') or '').lower():
+            self.close_connection = True
+            raise ApiError(411, 'LengthRequired', 'a request body needs a Content-Length')
+        if length < 0 or length > 8 * 1024 * 1024:
+            self.close_connection = True
             raise ApiError(413, 'RequestEntityTooLarge', 'request entity too large')
-        raw = self.rfile.read(length) if length else b''
+        self.raw_body = self.rfile.read(length) if length else b''
+
+    def body(self):
+        raw = self.raw_body
         kind = (self.headers.get('Content-Type') or 'application/json').split(';')[0].strip()
         if 'protobuf' in kind or 'cbor' in kind:
             raise ApiError(415, 'UnsupportedMediaType', f'the body of the request was in an unknown format - '
@@ -969,6 +981,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def dispatch(self, method):
         try:
+            self.read_body()
             url = urllib.parse.urlsplit(self.path)
             query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
             path = urllib.parse.unquote(url.path)
@@ -1751,9 +1764,7 @@ class ProxyApp:
         return self.cluster.version_info()
 
     def api(self, h, method, path, query):
-        length = int(h.headers.get('Content-Length') or 0)
-        body = h.rfile.read(length) if length else None
-        request = urllib.request.Request(self.client.api_base + h.path, data=body, method=method, headers={
+        request = urllib.request.Request(self.client.api_base + h.path, data=h.raw_body or None, method=method, headers={
             k: v for k, v in h.headers.items() if k.lower() in ('accept', 'content-type')})
         try:
             response = urllib.request.urlopen(request, context=self.client.api_ctx, timeout=3600)

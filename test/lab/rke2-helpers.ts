@@ -51,6 +51,7 @@ export async function startStandIn(
   role: 'server' | 'agent',
   args: string[],
   ports?: { api: number; supervisor: number },
+  env: Record<string, string> = {},
 ): Promise<StandIn> {
   const apiPort = ports?.api ?? (await freePort());
   const supervisorPort = ports?.supervisor ?? (await freePort());
@@ -67,7 +68,7 @@ export async function startStandIn(
       String(supervisorPort),
       ...args,
     ],
-    { env: { RKE2_LAB_ROOT: root }, reject: false, all: true, buffer: false },
+    { env: { RKE2_LAB_ROOT: root, ...env }, reject: false, all: true, buffer: false },
   );
   child.all?.on('data', (chunk: Buffer) => {
     output += chunk.toString();

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { copyFile, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   apiRequest,
@@ -372,6 +373,32 @@ describe('rke2 server (stand-in) on loopback', () => {
       'control-plane,etcd,master',
     ]);
     await kubectl(server.kubeconfig, ['delete', 'node', 'server-2']);
+  });
+
+  it('tells systemd it is ready (Type=notify) once it serves, through NOTIFY_SOCKET', async () => {
+    const socket = path.join(dir, 'notify.sock');
+    const listener = execa(
+      '/usr/bin/python3',
+      [
+        '-c',
+        'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\n' +
+          'print("bound",flush=True)\ns.settimeout(20)\nprint(s.recv(200).decode(),flush=True)',
+        socket,
+      ],
+      { reject: false, buffer: false },
+    );
+    await new Promise<void>((resolve) => listener.stdout?.once('data', () => resolve()));
+    let message = '';
+    listener.stdout?.on('data', (chunk: Buffer) => {
+      message += chunk.toString();
+    });
+    const root = await mkdtemp(path.join(dir, 'notify-'));
+    const node = await startStandIn(rke2, root, 'server', ['--node-name', 'notified'], undefined, {
+      NOTIFY_SOCKET: socket,
+    });
+    await listener;
+    await node.stop();
+    expect(message.trim()).toBe('READY=1');
   });
 
   it('refuses bad configuration with exit 1 naming the file or key', async () => {

@@ -41,6 +41,7 @@ export interface StandIn {
   kubeconfig: string;
   process: ResultPromise;
   output: () => string;
+  running: () => boolean;
   stop: () => Promise<void>;
 }
 
@@ -88,6 +89,7 @@ export async function startStandIn(
     kubeconfig: path.join(root, 'etc/rancher/rke2/rke2.yaml'),
     process: child,
     output: () => output,
+    running: () => !exited,
     stop,
   };
   if (role === 'agent') return standIn;

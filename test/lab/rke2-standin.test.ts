@@ -444,5 +444,9 @@ describe('rke2 server (stand-in) on loopback', () => {
       `/api/v1/nodes?watch=1&resourceVersion=${after}&timeoutSeconds=1`,
     );
     expect(resumed.filter((e) => e.type === 'ERROR')).toEqual([]);
+    // The agent rode out the server's restart (it retries, as the kubelet does).
+    await new Promise((r) => setTimeout(r, 2500));
+    const agent = others.find((o) => o.root.endsWith('agent-1'))!;
+    expect(agent.running(), agent.output()).toBe(true);
   });
 });

@@ -1649,6 +1649,10 @@ class JoinClient:
                 return response.status, json.loads(response.read() or b'null')
         except urllib.error.HTTPError as e:
             return e.code, None
+        except (urllib.error.URLError, OSError) as e:
+            # The server may be restarting: the kubelet keeps going and tries again on its next round.
+            log('warning', f'{self.api_base}{path}: {e}')
+            return 0, None
 
 
 def run_kubelet(client, config, role, stopping):

@@ -1000,8 +1000,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             app.api(self, method, path, query)
         except ApiError as e:
             self.reply(e.code, e.status())
-        except Fatal as e:
-            self.reply(500, ApiError(500, 'InternalError', str(e)).status())
+        except (ConnectionError, TimeoutError, ssl.SSLError):
+            raise
+        except Exception as e:  # a bug must cost one request an answer, never the server
+            log('error', f'{self.command} {self.path.split("?")[0]}: {e!r}')
+            self.close_connection = True
+            try:
+                self.reply(500, ApiError(500, 'InternalError', f'internal error: {e}').status())
+            except OSError:
+                pass
 
     def static(self, root, rel):
         """Files under <data-dir>/server/static, never following a link out of it."""

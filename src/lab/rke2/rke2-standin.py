@@ -970,9 +970,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raw = self.raw_body
         kind = (self.headers.get('Content-Type') or 'application/json').split(';')[0].strip()
         if 'protobuf' in kind or 'cbor' in kind:
-            raise ApiError(415, 'UnsupportedMediaType', f'the body of the request was in an unknown format - '
-                                                        f'accepted media types include: application/json, '
-                                                        f'application/yaml (the lab stand-in speaks JSON only)')
+            raise ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - '
+                                                        'accepted media types include: application/json, '
+                                                        'application/yaml (the lab stand-in speaks JSON only)')
         try:
             return json.loads(raw) if raw.strip().startswith(b'{') or raw.strip().startswith(b'[') else \
                 yaml.safe_load(raw)
@@ -1338,7 +1338,7 @@ class Cluster:
                     if query.get('dryRun') == 'All':
                         return h.reply(201, obj)
                     return h.reply(201, store.create(res, ns or '', obj))
-            raise ApiError(405, 'MethodNotAllowed', f'the server does not allow this method on the requested resource')
+            raise ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
         key_ns = ns or ''
         if method == 'GET':
             if query.get('watch') in ('1', 'true'):
@@ -1376,11 +1376,11 @@ class Cluster:
                     except (KeyError, IndexError, ValueError, TypeError) as e:
                         raise ApiError(422, 'Invalid', f'the JSON patch could not be applied: {e!r}')
                 else:
-                    raise ApiError(415, 'UnsupportedMediaType', f'the body of the request was in an unknown format - '
-                                                                f'accepted media types include: application/json-patch+json, '
-                                                                f'application/merge-patch+json, '
-                                                                f'application/apply-patch+yaml, '
-                                                                f'application/strategic-merge-patch+json')
+                    raise ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - '
+                                                                'accepted media types include: application/json-patch+json, '
+                                                                'application/merge-patch+json, '
+                                                                'application/apply-patch+yaml, '
+                                                                'application/strategic-merge-patch+json')
                 if not isinstance(new, dict):
                     raise ApiError(422, 'Invalid', 'the patched object is not an object')
                 new.setdefault('metadata', {})['resourceVersion'] = current['metadata']['resourceVersion']
@@ -1400,7 +1400,7 @@ class Cluster:
             timeout = min(int(query.get('timeoutSeconds') or 1800), 3600)
             rv = int(rv_text) if rv_text else 0
         except ValueError:
-            raise ApiError(400, 'BadRequest', f'invalid resourceVersion or timeoutSeconds')
+            raise ApiError(400, 'BadRequest', 'invalid resourceVersion or timeoutSeconds')
         include = query.get('includeObject', 'Metadata')
         wrap = (lambda o: table(res, [o], o['metadata']['resourceVersion'], include)) if as_table else (lambda o: o)
         in_scope = lambda o: ns is None or o['metadata'].get('namespace') == ns  # noqa: E731
@@ -1555,8 +1555,8 @@ class Cluster:
                 ok = True
         if not ok:
             log('warning', f'Node password validation failed for {name}')
-            return h.reply(403, f'Node password rejected, duplicate hostname or contents of '
-                                f'\'/etc/rancher/node/password\' may not match server node-passwd entry\n', 'text/plain')
+            return h.reply(403, 'Node password rejected, duplicate hostname or contents of '
+                                "'/etc/rancher/node/password' may not match server node-passwd entry\n", 'text/plain')
         with tempfile.TemporaryDirectory() as tmp:
             issue(os.path.join(tmp, 'c.crt'), os.path.join(tmp, 'c.key'), os.path.join(self.tls, 'client-ca'),
                   f'system:node:{name}', 'system:nodes', usage='clientAuth')

@@ -220,6 +220,19 @@ describe('rke2 server (stand-in) on loopback', () => {
     }
   });
 
+  it('skips manifests it must not apply (YAML aliases, a file name that is no valid Addon name) and says why', async () => {
+    const manifests = path.join(dataDir(), 'server/manifests');
+    const configMap = (name: string, data: string) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${name}, namespace: default}\n${data}`;
+    await writeFile(path.join(manifests, 'bomb.yaml'), configMap('bomb', 'x: &a [1, 2]\ndata: {y: *a}\n'));
+    await writeFile(path.join(manifests, 'bad_name.yaml'), configMap('underscored', 'data: {a: b}\n'));
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(server.output()).toContain('YAML aliases are not accepted');
+    expect(server.output()).toContain("'bad_name' is not a valid Addon name");
+    for (const name of ['bomb', 'underscored'])
+      expect((await kubectl(server.kubeconfig, ['get', 'cm', name])).exitCode).toBe(1);
+  });
+
   it('kubectl apply creates and then patches a ConfigMap (a removed key goes away)', async () => {
     const file = path.join(dir, 'cm.yaml');
     const manifest = (data: string) =>

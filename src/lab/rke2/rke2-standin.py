@@ -82,6 +82,18 @@ class Fatal(Exception):
     pass
 
 
+class ManifestLoader(yaml.SafeLoader):
+    """YAML for manifests and request bodies: no aliases, so a small file cannot expand into a huge object."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError('YAML aliases are not accepted in manifests')
+        return super().compose_node(parent, index)
+
+
+MANIFEST_LIMIT = 16 * 1024 * 1024
+
+
 def now_rfc3339():
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
@@ -975,7 +987,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                         'application/yaml (the lab stand-in speaks JSON only)')
         try:
             return json.loads(raw) if raw.strip().startswith(b'{') or raw.strip().startswith(b'[') else \
-                yaml.safe_load(raw)
+                yaml.load(raw, Loader=ManifestLoader)
         except (ValueError, yaml.YAMLError) as e:
             raise ApiError(400, 'BadRequest', f'the request body could not be decoded: {e}')
 
@@ -1198,7 +1210,12 @@ class Cluster:
 
     def apply_manifest(self, path, data, checksum):
         objects = []
-        for doc in yaml.safe_load_all(data):
+        name = os.path.basename(path).rsplit('.', 1)[0]
+        if not SUBDOMAIN.match(name) or len(name) > 253:
+            raise ValueError(f'{name!r} is not a valid Addon name (lowercase RFC 1123: a-z, 0-9, "-", ".")')
+        if len(data) > MANIFEST_LIMIT:
+            raise ValueError(f'larger than {MANIFEST_LIMIT // 1024 // 1024} MiB')
+        for doc in yaml.load_all(data, Loader=ManifestLoader):
             if doc is None:
                 continue
             if not isinstance(doc, dict):
@@ -1212,7 +1229,6 @@ class Cluster:
                 raise ValueError('each object needs apiVersion, kind and metadata')
             self.apply_object(obj)
             gvks.append(f'{obj["apiVersion"]}, Kind={obj["kind"]}')
-        name = os.path.basename(path).rsplit('.', 1)[0]
         addon = {'apiVersion': 'k3s.cattle.io/v1', 'kind': 'Addon',
                  'metadata': {'name': name, 'namespace': 'kube-system'},
                  'spec': {'source': path, 'checksum': checksum}, 'status': {'gvks': gvks}}

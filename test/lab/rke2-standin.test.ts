@@ -406,18 +406,23 @@ describe('rke2 server (stand-in) on loopback', () => {
       message += chunk.toString();
     });
     const root = await mkdtemp(path.join(dir, 'notify-'));
+    await mkdir(path.join(root, 'etc/rancher/rke2'), { recursive: true });
+    // YAML reads an unquoted 0644 as the number 420: RKE2's meaning (octal 644) is kept.
+    await writeFile(path.join(root, 'etc/rancher/rke2/config.yaml'), 'write-kubeconfig-mode: 0644\n');
     const node = await startStandIn(rke2, root, 'server', ['--node-name', 'notified'], undefined, {
       NOTIFY_SOCKET: socket,
     });
     await listener;
     await node.stop();
     expect(message.trim()).toBe('READY=1');
+    expect((await stat(node.kubeconfig)).mode & 0o777).toBe(0o644);
   });
 
   it('refuses bad configuration with exit 1 naming the file or key', async () => {
     const cases: [string, string][] = [
       ['token: [unclosed\n', 'config.yaml: invalid YAML'],
       ['cni: weave\n', "cni: unsupported value 'weave'"],
+      ['write-kubeconfig-mode: rw\n', "write-kubeconfig-mode: 'rw' is not a file mode"],
       ['node-label: ["bad label=x"]\nserver: https://127.0.0.1:1\ntoken: t\n', 'node-label: invalid label'],
     ];
     for (const [config, message] of cases) {

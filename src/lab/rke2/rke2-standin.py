@@ -201,7 +201,22 @@ def load_config(argv):
             raise Fatal(f'cni: unsupported value {c!r} (none, canal, calico, cilium, flannel, multus)')
     node_labels(config)
     node_taints(config)
+    kubeconfig_mode(config.get('write-kubeconfig-mode', '0600'))
     return config, files
+
+
+def kubeconfig_mode(value):
+    """`write-kubeconfig-mode` as RKE2 reads it (octal digits). YAML turns an unquoted 0644 into 420 and 644
+    into 644: both mean 0o644 here."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        mode = int(str(value), 8) if value > 0o777 and set(str(value)) <= set('01234567') else value
+    elif isinstance(value, str) and re.match(r'^0?[0-7]{3}$', value.strip()):
+        mode = int(value.strip(), 8)
+    else:
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        raise Fatal(f'write-kubeconfig-mode: {value!r} is not a file mode like 0600 or 0644')
+    return mode
 
 
 def node_labels(config):
@@ -1110,7 +1125,7 @@ class Cluster:
             'contexts': [{'name': 'default', 'context': {'cluster': 'default', 'user': 'default'}}],
             'users': [{'name': 'default', 'user': {'client-certificate-data': read('client-admin.crt'),
                                                     'client-key-data': read('client-admin.key')}}]}
-        mode = int(str(self.config.get('write-kubeconfig-mode', '0600')), 8)
+        mode = kubeconfig_mode(self.config.get('write-kubeconfig-mode', '0600'))
         write_atomic(self.config['write-kubeconfig'], yaml.safe_dump(kubeconfig, sort_keys=True), mode)
 
     # -- objects

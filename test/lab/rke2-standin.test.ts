@@ -388,7 +388,7 @@ describe('rke2 server (stand-in) on loopback', () => {
     await kubectl(server.kubeconfig, ['delete', 'node', 'server-2']);
   });
 
-  it('tells systemd it is ready (Type=notify) once it serves, through NOTIFY_SOCKET', async () => {
+  it('tells systemd it is ready (Type=notify) once it serves; write-kubeconfig-mode 0644 honoured', async () => {
     const socket = path.join(dir, 'notify.sock');
     const listener = execa(
       '/usr/bin/python3',

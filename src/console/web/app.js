@@ -49,7 +49,13 @@ function useHashRoute() {
     return () => removeEventListener('hashchange', changed);
   }, []);
   const host = /^#\/hosts\/(.+)$/.exec(hash);
-  if (host) return { page: 'host', name: decodeURIComponent(host[1]) };
+  if (host) {
+    try {
+      return { page: 'host', name: decodeURIComponent(host[1]) };
+    } catch {
+      return { page: 'hosts' }; // a mangled address: back to the list rather than a broken page
+    }
+  }
   if (hash === '#/cluster') return { page: 'cluster' };
   return { page: 'hosts' };
 }

@@ -7,6 +7,7 @@ import type {
   PowerAction,
   PowerState,
 } from '../redfish/types.ts';
+import { observeRedfish } from './metrics.ts';
 import type { Credentials } from './types.ts';
 
 /** What the lifecycle needs from a BMC; the Redfish details stay in src/redfish. */
@@ -55,19 +56,22 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
       const parsed = parseBmcAddress(target.address);
       if (!parsed.ok) throw new Error(parsed.error);
       let warnings: string[] = [];
-      const client = await RedfishClient.connect({
-        address: parsed.value,
-        username: target.credentials.username,
-        password: target.credentials.password,
-        disableCertificateVerification: target.disableCertificateVerification,
-        ...(opts.caCertificates !== undefined && { caCertificates: opts.caCertificates }),
-        ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
-        ...(opts.retry !== undefined && { retry: opts.retry }),
-        ...(opts.powerTimeoutMs !== undefined && { powerTimeoutMs: opts.powerTimeoutMs }),
-        onEvent: (event) => {
-          if (event.type === 'warning') warnings.push(event.message);
-        },
-      });
+      const client = await observeRedfish((record) =>
+        RedfishClient.connect({
+          address: parsed.value,
+          username: target.credentials.username,
+          password: target.credentials.password,
+          disableCertificateVerification: target.disableCertificateVerification,
+          ...(opts.caCertificates !== undefined && { caCertificates: opts.caCertificates }),
+          ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
+          ...(opts.retry !== undefined && { retry: opts.retry }),
+          ...(opts.powerTimeoutMs !== undefined && { powerTimeoutMs: opts.powerTimeoutMs }),
+          onEvent: (event) => {
+            record(event);
+            if (event.type === 'warning') warnings.push(event.message);
+          },
+        }),
+      );
       return {
         inspect: () => client.inspect(),
         powerState: () => client.powerState(),

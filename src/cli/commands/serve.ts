@@ -14,6 +14,7 @@ interface ServeOptions {
   backoffBase: string;
   callbackTimeout: string;
   bmcCaFile?: string;
+  metricsPublic?: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -47,6 +48,10 @@ export function registerServe(program: Command): void {
       '--callback-timeout <minutes>',
       'how long provisioning waits for each installer/first-boot callback',
       '60',
+    )
+    .option(
+      '--metrics-public',
+      'serve /metrics without the API token (default: Prometheus sends it as a bearer token)',
     )
     .action(async (opts: ServeOptions) => {
       const { host, port } = parseListen(opts.listen);
@@ -86,6 +91,7 @@ export function registerServe(program: Command): void {
         concurrency,
         timing: { backoffBaseMs, callbackTimeoutMs },
         ...(caCertificates !== undefined && { driver: redfishDriver({ caCertificates }) }),
+        metricsPublic: opts.metricsPublic === true,
         ...(opts.advertiseUrl && { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
         ...(opts.hostUrl && { hostUrl: opts.hostUrl.replace(/\/$/, '') }),
       });

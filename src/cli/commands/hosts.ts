@@ -105,7 +105,11 @@ export function registerHosts(program: Command): void {
     .argument('<name>')
     .action((name: string, opts: ClientOptions) => act(opts, name, 'inspect'));
 
-  command(hosts, 'delete', 'Remove a host that is not provisioned, and its credentials')
+  command(
+    hosts,
+    'delete',
+    'Remove a host that is not provisioning, provisioned or deprovisioning (any state with --force), and its credentials',
+  )
     .argument('<name>')
     .option(
       '--force',

@@ -180,7 +180,8 @@ export function renderResources(
     '@odata.id': simple,
     Id: '1',
     Name: 'Simple Storage',
-    Devices: [{ Name: 'Disk1', CapacityBytes: hw.diskBytes }],
+    // With Status, as the schema has it: sushy (Ironic) fails on a device without one.
+    Devices: [{ Name: 'Disk1', CapacityBytes: hw.diskBytes, Status: { State: 'Enabled', Health: 'OK' } }],
   });
 
   const manager: Json = {

@@ -29,6 +29,7 @@ const WARNING_REASONS: Record<string, string> = {
   inspect: 'InspectionIncomplete',
   'boot-once': 'BootOverrideChanged',
   'boot-disk': 'BootOverrideChanged',
+  'boot-cleaning': 'BootOverrideChanged',
 };
 
 /**

@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { InputError } from '../common/diagnostics.ts';
+import { STEP_NAME } from '../common/names.ts';
 import { renderTemplate } from '../common/templates.ts';
 import { readConfigFiles } from './config-files.ts';
 import type { BundleContext } from './context.ts';
 import { OS_STEP_NAMES } from './os-settings.ts';
 import type { BundleContribution, BundleFile } from './types.ts';
-import { STEP_NAME } from '../common/names.ts';
 
 /** `certificates/*.pem|*.crt` in the config dir: trusted system-wide at first boot. */
 export async function certificatesContribution(ctx: BundleContext): Promise<BundleContribution> {

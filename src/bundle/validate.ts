@@ -1,10 +1,10 @@
 import {
   CRYPT_HASH,
+  NTP_HOST as HOST,
   isSshPublicKey,
   KERNEL_ARG,
   KEYMAP,
   MAX_ID,
-  NTP_HOST as HOST,
   POSIX_NAME,
   TIMEZONE,
   UNIT_NAME,
@@ -33,7 +33,8 @@ export function validateForBundle(def: ImageDefinition): BundleProblem[] {
   const os = def.operatingSystem;
   os.groups.forEach((g, i) => {
     check(POSIX_NAME.test(g.name), `operatingSystem.groups[${i}].name`, nameMessage(g.name));
-    if (g.gid !== undefined) check(idInRange(g.gid), `operatingSystem.groups[${i}].gid`, `must be 0 to ${MAX_ID}`);
+    if (g.gid !== undefined)
+      check(idInRange(g.gid), `operatingSystem.groups[${i}].gid`, `must be 0 to ${MAX_ID}`);
   });
   os.users.forEach((u, i) => {
     const at = `operatingSystem.users[${i}]`;
@@ -66,7 +67,11 @@ export function validateForBundle(def: ImageDefinition): BundleProblem[] {
     });
   }
   os.kernelArgs.forEach((arg, i) => {
-    check(KERNEL_ARG.test(arg), `operatingSystem.kernelArgs[${i}]`, 'contains characters a boot loader would interpret');
+    check(
+      KERNEL_ARG.test(arg),
+      `operatingSystem.kernelArgs[${i}]`,
+      'contains characters a boot loader would interpret',
+    );
   });
   const tz = os.time?.timezone;
   if (tz !== undefined) {

@@ -24,7 +24,10 @@ export type Found =
 /** True when `candidate` is `root` or below it (both absolute and normalised). */
 export function isInside(root: string, candidate: string): boolean {
   const relative = path.relative(root, candidate);
-  return relative === '' || (!relative.startsWith(`..${path.sep}`) && relative !== '..' && !path.isAbsolute(relative));
+  return (
+    relative === '' ||
+    (!relative.startsWith(`..${path.sep}`) && relative !== '..' && !path.isAbsolute(relative))
+  );
 }
 
 /**
@@ -116,7 +119,10 @@ function specialKind(info: { isFIFO(): boolean; isSocket(): boolean; isBlockDevi
   return 'a character device';
 }
 
-export type ReadResult = { kind: 'missing' } | { kind: 'problem'; message: string } | { kind: 'text'; text: string };
+export type ReadResult =
+  | { kind: 'missing' }
+  | { kind: 'problem'; message: string }
+  | { kind: 'text'; text: string };
 
 /** A regular file's text, never through a FIFO or device, never above `maxBytes`, never outside `root`. */
 export async function readTextInside(
@@ -139,14 +145,17 @@ export async function readRegularFile(file: string, maxBytes = MAX_TEXT_BYTES): 
     if (!info.isFile()) {
       return {
         kind: 'problem',
-        message: info.isDirectory() ? 'is a folder, not a file' : `is ${specialKind(info)}, not a regular file`,
+        message: info.isDirectory()
+          ? 'is a folder, not a file'
+          : `is ${specialKind(info)}, not a regular file`,
       };
     }
     if (info.size > maxBytes) {
       return { kind: 'problem', message: `is too large (${info.size} bytes; at most ${maxBytes})` };
     }
     const bytes = await handle.readFile();
-    if (bytes.length > maxBytes) return { kind: 'problem', message: `is too large (more than ${maxBytes} bytes)` };
+    if (bytes.length > maxBytes)
+      return { kind: 'problem', message: `is too large (more than ${maxBytes} bytes)` };
     const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
     try {
       return { kind: 'text', text: text.decode(bytes) };
@@ -217,14 +226,19 @@ export async function walkInside(
   const problems: { relative: string; message: string }[] = [];
   const top = await findInside(root, relative);
   if (top.kind === 'missing') return { files, problems, missing: true };
-  if (top.kind === 'problem') return { files, problems: [{ relative, message: top.message }], missing: false };
-  if (top.kind === 'file') return { files, problems: [{ relative, message: 'must be a directory' }], missing: false };
+  if (top.kind === 'problem')
+    return { files, problems: [{ relative, message: top.message }], missing: false };
+  if (top.kind === 'file')
+    return { files, problems: [{ relative, message: 'must be a directory' }], missing: false };
   const visited = new Set<string>([top.real]);
   let entries = 0;
   const walk = async (folder: string, depth: number): Promise<void> => {
     const listed = await listInside(root, folder);
     if (listed.kind !== 'entries') {
-      problems.push({ relative: folder, message: listed.kind === 'problem' ? listed.message : 'cannot be listed' });
+      problems.push({
+        relative: folder,
+        message: listed.kind === 'problem' ? listed.message : 'cannot be listed',
+      });
       return;
     }
     for (const name of listed.names) {
@@ -237,7 +251,12 @@ export async function walkInside(
       if (found.kind === 'missing') continue; // removed while walking
       if (found.kind === 'problem') problems.push({ relative: child, message: found.message });
       else if (found.kind === 'file') {
-        files.push({ relative: child.slice(relative.length + 1), real: found.real, size: found.size, mode: found.mode });
+        files.push({
+          relative: child.slice(relative.length + 1),
+          real: found.real,
+          size: found.size,
+          mode: found.mode,
+        });
       } else if (visited.has(found.real)) {
         problems.push({ relative: child, message: 'is a link to a folder already read (a loop)' });
       } else if (depth >= MAX_WALK_DEPTH) {

@@ -25,7 +25,7 @@ export const STEP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** User and group names as useradd/groupadd accept them by default (NAME_REGEX): lower case, at most 32. */
 export const POSIX_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
 /** systemd unit names. */
-export const UNIT_NAME = /^[A-Za-z0-9:_.@\\-]{1,255}$/;
+export const UNIT_NAME = /^[A-Za-z0-9:_.@-]{1,255}$/;
 /** tz database names such as `Europe/Berlin`, `UTC`, `Etc/GMT+1`. */
 export const TIMEZONE = /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/;
 /** Console keymap names such as `us`, `de-nodeadkeys`, `fr.latin9`. */

@@ -94,7 +94,9 @@ export class YamlSource {
     }
     this.documents = failed
       ? []
-      : docs.map((doc) => new YamlCursor(this, doc.contents as Node | null, '', section, undefined, undefined, doc));
+      : docs.map(
+          (doc) => new YamlCursor(this, doc.contents as Node | null, '', section, undefined, undefined, doc),
+        );
     this.root = this.documents[0] ?? new YamlCursor(this, null, '', section);
   }
 
@@ -301,7 +303,9 @@ export class YamlCursor {
   toJS(): unknown {
     if (!this.present) return undefined;
     try {
-      return this.doc ? (this.node as Node).toJS(this.doc, { maxAliasCount: 1000 }) : (this.node as Node).toJSON();
+      return this.doc
+        ? (this.node as Node).toJS(this.doc, { maxAliasCount: 1000 })
+        : (this.node as Node).toJSON();
     } catch {
       this.error('cannot be read: its aliases expand too far');
       return undefined;
@@ -343,7 +347,10 @@ export class YamlCursor {
     let n: unknown = value;
     if (typeof value === 'string') n = /^-?\d+$/.test(value.trim()) ? Number(value) : value;
     // YAML reads 1e26 and 1.0 as numbers; a count or an id is written as a whole number.
-    else if (typeof value === 'number' && !INTEGER_TEXT.test(this.source.sourceText(this.node as Node).trim()))
+    else if (
+      typeof value === 'number' &&
+      !INTEGER_TEXT.test(this.source.sourceText(this.node as Node).trim())
+    )
       n = undefined;
     if (typeof n !== 'number' || !Number.isSafeInteger(n)) {
       this.error(`must be an integer, not ${describe(this.node)}`);

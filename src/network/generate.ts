@@ -1,4 +1,5 @@
 import type { Diagnostic } from '../common/diagnostics.ts';
+import { isSafePathComponent } from '../common/names.ts';
 import { type Keyfile, keyfileName, serializeKeyfile } from './keyfile.ts';
 import type { NetworkState } from './model.ts';
 import { parseHostFile } from './parse.ts';
@@ -47,10 +48,15 @@ export function generateNetwork(inputs: readonly HostFileInput[]): GeneratedNetw
     if (!parsed.state) continue;
     const rendered = renderHost(input.host, parsed.state);
     const ids = new Map<string, number>();
+    const idsOf = new Map(rendered.interfaces.map((i) => [i.logical_name, i.connection_ids]));
     for (const iface of parsed.state.interfaces) {
-      for (const id of rendered.interfaces.find((i) => i.logical_name === iface.name)?.connection_ids ?? [
-        iface.name,
-      ]) {
+      for (const id of idsOf.get(iface.name) ?? [iface.name]) {
+        // Each id becomes `<host>/<id>.nmconnection`: it must stay one plain file name.
+        if (!isSafePathComponent(id)) {
+          diagnostics.push(
+            at(input.file, iface.line, 'interfaces', `connection id '${id}' is not a safe file name`),
+          );
+        }
         const clash = ids.get(id);
         if (clash !== undefined) {
           diagnostics.push(

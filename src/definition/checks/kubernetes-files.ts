@@ -17,14 +17,19 @@ export async function checkHelmFiles(ctx: ConfigDirCheckContext): Promise<Diagno
   const checks: Promise<Diagnostic[]>[] = [];
   (helm?.charts ?? []).forEach((chart, i) => {
     // Names that are not plain .yaml file names were reported by the parser already.
-    if (!chart.valuesFile || !/^[^/]+\.ya?ml$/.test(chart.valuesFile) || !isSafePathComponent(chart.valuesFile))
+    if (
+      !chart.valuesFile ||
+      !/^[^/]+\.ya?ml$/.test(chart.valuesFile) ||
+      !isSafePathComponent(chart.valuesFile)
+    )
       return;
     const relative = `${HELM_VALUES_DIR}/${chart.valuesFile}`;
     const field = `kubernetes.helm.charts[${i}].valuesFile`;
     checks.push(yamlProblems(ctx, relative, { mapping: true, field }));
   });
   (helm?.repositories ?? []).forEach((repo, i) => {
-    if (!repo.caFile || !/^[^/]+\.(pem|crt|cer)$/.test(repo.caFile) || !isSafePathComponent(repo.caFile)) return;
+    if (!repo.caFile || !/^[^/]+\.(pem|crt|cer)$/.test(repo.caFile) || !isSafePathComponent(repo.caFile))
+      return;
     checks.push(
       requireFile(ctx, `${HELM_CERTS_DIR}/${repo.caFile}`, `kubernetes.helm.repositories[${i}].caFile`),
     );
@@ -80,7 +85,11 @@ export async function checkKubernetesFiles(ctx: ConfigDirCheckContext): Promise<
   return (await Promise.all(checks)).flat();
 }
 
-async function requireFile(ctx: ConfigDirCheckContext, relative: string, field: string): Promise<Diagnostic[]> {
+async function requireFile(
+  ctx: ConfigDirCheckContext,
+  relative: string,
+  field: string,
+): Promise<Diagnostic[]> {
   const found = await findInside(ctx.configDir, relative);
   if (found.kind === 'file') return [];
   const what =
@@ -120,9 +129,11 @@ async function yamlProblems(
   }
   if (opts.objects && source.ok) {
     const documents = source.documents.filter((d) => d.present);
-    if (documents.length === 0) source.root.error('is empty: a manifest holds at least one Kubernetes object');
+    if (documents.length === 0)
+      source.root.error('is empty: a manifest holds at least one Kubernetes object');
     for (const doc of documents) {
-      if (!doc.isMap) doc.error('each document must be one Kubernetes object (a mapping), not a list or a value');
+      if (!doc.isMap)
+        doc.error('each document must be one Kubernetes object (a mapping), not a list or a value');
     }
   }
   return source.diagnostics.map((d) => ({ ...d, section: SECTIONS.kubernetes }));

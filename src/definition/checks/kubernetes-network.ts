@@ -64,13 +64,18 @@ export async function checkKubernetesNetwork(ctx: ConfigDirCheckContext): Promis
 /** A comma-separated string or a list of CIDRs or addresses: the families in order, or undefined. */
 function addresses(field: YamlCursor, kind: 'cidr' | 'ip'): (4 | 6)[] | undefined {
   if (!field.present) return undefined;
-  const values = field.isList ? field.strings({ env: false }) : (field.string({ env: false })?.split(',') ?? []);
+  const values = field.isList
+    ? field.strings({ env: false })
+    : (field.string({ env: false })?.split(',') ?? []);
   const families: (4 | 6)[] = [];
   for (const raw of values) {
     const value = raw.trim();
-    const parsed = kind === 'cidr' ? parseCidr(value) : ipFamily(value) && { address: value, family: ipFamily(value)! };
+    const parsed =
+      kind === 'cidr' ? parseCidr(value) : ipFamily(value) && { address: value, family: ipFamily(value)! };
     if (!parsed) {
-      field.error(`'${value}' is not ${kind === 'cidr' ? 'an IPv4 or IPv6 network (e.g. 10.42.0.0/16)' : 'an IP address'}`);
+      field.error(
+        `'${value}' is not ${kind === 'cidr' ? 'an IPv4 or IPv6 network (e.g. 10.42.0.0/16)' : 'an IP address'}`,
+      );
       return undefined;
     }
     if (!isGlobalUnicast(parsed.address)) {

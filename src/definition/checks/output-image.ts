@@ -30,7 +30,9 @@ export async function checkOutputImage(ctx: ConfigDirCheckContext): Promise<Diag
   const problem = (message: string) => [ctx.atField('image.outputImageName', message, SECTIONS.image)];
   const top = relative.split('/')[0]!;
   if (INPUT_FOLDERS.includes(top)) {
-    return problem(`must not be inside ${top}/, which holds inputs: write it to the config dir or a folder of your own`);
+    return problem(
+      `must not be inside ${top}/, which holds inputs: write it to the config dir or a folder of your own`,
+    );
   }
   const absolute = path.join(ctx.configDir, relative);
   if (absolute === ctx.definitionFile || isInside(absolute, ctx.definitionFile)) {
@@ -39,14 +41,16 @@ export async function checkOutputImage(ctx: ConfigDirCheckContext): Promise<Diag
   const parent = path.posix.dirname(relative);
   if (parent !== '.') {
     const folder = await findInside(ctx.configDir, parent);
-    if (folder.kind === 'missing') return problem(`folder ${ctx.displayPath(parent)}/ does not exist: create it first`);
+    if (folder.kind === 'missing')
+      return problem(`folder ${ctx.displayPath(parent)}/ does not exist: create it first`);
     if (folder.kind === 'problem') return problem(`folder ${ctx.displayPath(parent)} ${folder.message}`);
     if (folder.kind === 'file') return problem(`${ctx.displayPath(parent)} is a file, not a folder`);
   }
   const existing = await lstat(absolute).catch(() => undefined);
   if (!existing) return [];
   if (existing.isDirectory()) return problem(`${ctx.displayPath(relative)} is an existing folder`);
-  if (existing.isSymbolicLink()) return problem(`${ctx.displayPath(relative)} is a symbolic link: remove it first`);
+  if (existing.isSymbolicLink())
+    return problem(`${ctx.displayPath(relative)} is a symbolic link: remove it first`);
   if (!existing.isFile()) return problem(`${ctx.displayPath(relative)} exists and is not a regular file`);
   return [];
 }

@@ -4,7 +4,6 @@ import type { YamlCursor } from '../../common/yaml-cursor.ts';
 import { type ParseContext, reportDuplicates } from '../parse-context.ts';
 import type { Draft, Group, User } from '../types.ts';
 
-
 export function parseGroups(cursor: YamlCursor, ctx: ParseContext): Draft<Group>[] {
   const groups = cursor.items().map((item) => {
     const f = ctx.fields(item, ['name', 'gid']);

@@ -26,7 +26,9 @@ export function parseHelm(cursor: YamlCursor, ctx: ParseContext): Draft<Kubernet
     if (other !== undefined && other !== i) {
       item
         .get('releaseName')
-        .error(`'${chart.releaseName}' is the name of another chart (charts[${other}]): choose another releaseName`);
+        .error(
+          `'${chart.releaseName}' is the name of another chart (charts[${other}]): choose another releaseName`,
+        );
     }
   });
   reportDuplicates(

@@ -28,7 +28,9 @@ export function parseImage(cursor: YamlCursor, ctx: ParseContext): Draft<ImageSe
         `must be a file name or a relative path inside the config directory (letters, digits, '.', '_', '-'; no '..'), not '${outputImageName}'`,
       );
     } else if (/\.ya?ml$/i.test(outputImageName)) {
-      f.outputImageName.error(`must not end in .yaml or .yml (a definition could be overwritten): '${outputImageName}'`);
+      f.outputImageName.error(
+        `must not end in .yaml or .yml (a definition could be overwritten): '${outputImageName}'`,
+      );
     } else if (baseImage !== undefined && outputImageName === path.basename(baseImage)) {
       f.outputImageName.error(`must differ from image.baseImage ('${baseImage}')`);
     }
@@ -38,7 +40,13 @@ export function parseImage(cursor: YamlCursor, ctx: ParseContext): Draft<ImageSe
 
 /** Where the image is written, relative to the config dir: `basic.raw`, `./out/basic.iso`. */
 function isOutputPath(name: string): boolean {
-  return isPlainRelativePath(name) && name.replace(/^(\.\/)+/, '').split('/').every(isSafePathComponent);
+  return (
+    isPlainRelativePath(name) &&
+    name
+      .replace(/^(\.\/)+/, '')
+      .split('/')
+      .every(isSafePathComponent)
+  );
 }
 
 /** A relative path that stays inside its directory (`sub/x.raw` is fine, `../x.raw` is not). */

@@ -110,7 +110,9 @@ function parseProxy(cursor: YamlCursor, ctx: ParseContext): Draft<OperatingSyste
     httpsProxy: proxyUrl(f.httpsProxy),
     noProxy: f.noProxy
       .items()
-      .flatMap((item) => matching(item, URL_LIKE, 'a host, domain or address without spaces or quotes', true) ?? []),
+      .flatMap(
+        (item) => matching(item, URL_LIKE, 'a host, domain or address without spaces or quotes', true) ?? [],
+      ),
   };
 }
 

@@ -21,7 +21,6 @@ export function formatDiagnostic(d: Diagnostic): string {
  * newlines that would forge another diagnostic line) become visible `\xNN` / `\u{NNNN}` escapes.
  */
 export function forTerminal(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
     const code = c.codePointAt(0)!;
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;

@@ -43,7 +43,6 @@ export const CRYPT_HASH = /^[^\s:]+$/;
 const SSH_KEY_TYPE =
   /(?:^|\s)(ssh-(?:rsa|dss|ed25519|ed448)|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com|(?:ssh|x509v3)-[a-z0-9-]+(?:-cert-v01)?(?:@openssh\.com)?)\s+[A-Za-z0-9+/]+={0,3}(\s|$)/;
 export function isSshPublicKey(key: string): boolean {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters
   return !/[\u0000-\u001f\u007f]/.test(key) && SSH_KEY_TYPE.test(key);
 }
 

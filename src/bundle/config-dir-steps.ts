@@ -53,13 +53,11 @@ export async function customContribution(ctx: BundleContext): Promise<BundleCont
   const scriptsDir = path.join(ctx.configDir, 'custom', 'scripts');
   const scripts = await readConfigFiles(ctx.configDir, 'custom/scripts');
   for (const s of scripts) requirePlainName(s.relativePath, scriptsDir);
-  const files: BundleFile[] = (await readConfigFiles(ctx.configDir, 'custom/files')).map(
-    (f) => ({
-      path: f.relativePath,
-      content: f.content,
-      mode: f.mode,
-    }),
-  );
+  const files: BundleFile[] = (await readConfigFiles(ctx.configDir, 'custom/files')).map((f) => ({
+    path: f.relativePath,
+    content: f.content,
+    mode: f.mode,
+  }));
   return {
     files,
     scripts: scripts.map((s) => ({ name: s.relativePath, content: s.content.toString('utf8') })),

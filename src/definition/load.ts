@@ -58,7 +58,9 @@ export async function loadDefinition(
       ]),
     ),
   );
-  const diagnostics = sortBySection(redact([...source.diagnostics, ...crossFile.flat()], source.secrets));
+  const diagnostics = sortBySection(
+    redact(unique([...source.diagnostics, ...crossFile.flat()]), source.secrets),
+  );
   if (diagnostics.length) return { diagnostics };
   return {
     // Every required field was checked while parsing, so a draft without diagnostics is complete.
@@ -98,6 +100,17 @@ function redact(diagnostics: Diagnostic[], secrets: ReadonlySet<string>): Diagno
     let message = d.message;
     for (const value of values) message = message.replaceAll(value, '<redacted>');
     return message === d.message ? d : { ...d, message };
+  });
+}
+
+/** Two checks may meet the same bad file (a FIFO in kubernetes/manifests): say it once. */
+function unique(diagnostics: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return diagnostics.filter((d) => {
+    const key = `${d.file}\0${d.line}\0${d.col}\0${d.path}\0${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
 }
 

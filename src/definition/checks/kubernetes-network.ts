@@ -55,7 +55,7 @@ export async function checkKubernetesNetwork(ctx: ConfigDirCheckContext): Promis
       .error(`must list the same address family first as cluster-cidr (IPv${cluster[0]})`);
   }
   const servers = (kubernetes.nodes ?? []).filter((n) => n?.type === 'server').length;
-  if (nodeIp && servers > 1) {
+  if (source.root.get('node-ip').present && servers > 1) {
     source.root.get('node-ip').error('cannot be set when the cluster has more than one server node');
   }
   return source.diagnostics.map((d) => ({ ...d, section: SECTIONS.kubernetes }));
@@ -84,9 +84,13 @@ function addresses(field: YamlCursor, kind: 'cidr' | 'ip'): (4 | 6)[] | undefine
     }
     families.push(parsed.family);
   }
-  if (families.length > 2) field.error('lists more than two entries (at most one per address family)');
-  else if (families.length === 2 && families[0] === families[1]) {
+  if (families.length > 2) {
+    field.error('lists more than two entries (at most one per address family)');
+    return undefined;
+  }
+  if (families.length === 2 && families[0] === families[1]) {
     field.error(`lists two IPv${families[0]} entries (at most one per address family)`);
+    return undefined;
   }
   return families;
 }

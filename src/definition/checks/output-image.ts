@@ -25,7 +25,7 @@ export const INPUT_FOLDERS = [
  */
 export async function checkOutputImage(ctx: ConfigDirCheckContext): Promise<Diagnostic[]> {
   const name = ctx.definition.image?.outputImageName;
-  if (!name || !isPlainRelativePath(name)) return []; // reported by the parser
+  if (!name || !isPlainRelativePath(name) || /\.ya?ml$/i.test(name)) return []; // reported by the parser
   const relative = path.posix.normalize(name);
   const problem = (message: string) => [ctx.atField('image.outputImageName', message, SECTIONS.image)];
   const top = relative.split('/')[0]!;

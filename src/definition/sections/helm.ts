@@ -13,17 +13,21 @@ export function parseHelm(cursor: YamlCursor, ctx: ParseContext): Draft<Kubernet
   const repositories = f.repositories.items().map((item) => ({ repo: parseRepository(item, ctx), item }));
 
   // EIB (since PR #680): a chart may be listed twice; each release needs its own name.
+  const names = new Map(charts.map(({ chart }, i) => [chart.name, i]));
+  const takesAnotherName = (chart: Draft<HelmChart>, i: number) => {
+    const other = chart.releaseName === undefined ? undefined : names.get(chart.releaseName);
+    return other !== undefined && other !== i ? other : undefined;
+  };
   reportDuplicates(
-    charts.map(({ chart, item }) => ({
-      value: chart.releaseName ?? chart.name,
+    charts.map(({ chart, item }, i) => ({
+      value: takesAnotherName(chart, i) === undefined ? (chart.releaseName ?? chart.name) : undefined,
       at: chart.releaseName === undefined ? item.get('name') : item.get('releaseName'),
     })),
     (name) => `duplicate release '${name}': charts with the same name need distinct releaseNames`,
   );
-  const names = new Map(charts.map(({ chart }, i) => [chart.name, i]));
   charts.forEach(({ chart, item }, i) => {
-    const other = chart.releaseName === undefined ? undefined : names.get(chart.releaseName);
-    if (other !== undefined && other !== i) {
+    const other = takesAnotherName(chart, i);
+    if (other !== undefined) {
       item
         .get('releaseName')
         .error(

@@ -36,7 +36,7 @@ export async function checkKubernetesNetwork(ctx: ConfigDirCheckContext): Promis
 
   const cluster = addresses(source.root.get('cluster-cidr'), 'cidr');
   const service = addresses(source.root.get('service-cidr'), 'cidr');
-  const nodeIp = addresses(source.root.get('node-ip'), 'ip');
+  addresses(source.root.get('node-ip'), 'ip'); // reports its own problems
   if (dualStack) {
     for (const [key, list] of [
       ['cluster-cidr', cluster],

@@ -1,4 +1,4 @@
-import { lstat } from 'node:fs/promises';
+import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { findInside, isInside } from '../../common/contained-fs.ts';
 import type { Diagnostic } from '../../common/diagnostics.ts';
@@ -49,8 +49,19 @@ export async function checkOutputImage(ctx: ConfigDirCheckContext): Promise<Diag
   const existing = await lstat(absolute).catch(() => undefined);
   if (!existing) return [];
   if (existing.isDirectory()) return problem(`${ctx.displayPath(relative)} is an existing folder`);
-  if (existing.isSymbolicLink())
+  if (existing.isSymbolicLink()) {
+    const base = ctx.definition.image?.baseImage;
+    const [target, baseReal] = await Promise.all([
+      realpath(absolute).catch(() => undefined),
+      base ? realpath(path.join(ctx.configDir, 'base-images', base)).catch(() => undefined) : undefined,
+    ]);
+    if (target && target === baseReal) {
+      return problem(
+        `the output ${ctx.displayPath(relative)} is the base image ${base}: refusing to overwrite it`,
+      );
+    }
     return problem(`${ctx.displayPath(relative)} is a symbolic link: remove it first`);
+  }
   if (!existing.isFile()) return problem(`${ctx.displayPath(relative)} exists and is not a regular file`);
   return [];
 }

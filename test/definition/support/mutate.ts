@@ -41,8 +41,9 @@ const HOSTILE_VALUES = [
   '"x\\0y"',
   `'${'A'.repeat(100_000)}'`,
   '|\n  multi\n  line',
-  '"${UNSET_VARIABLE}"',
-  '"${ROOT_PASSWORD}"',
+  // Environment references: an unset one, and one whose value is a secret that must never be echoed.
+  `"$\{UNSET_VARIABLE}"`,
+  `"$\{ROOT_PASSWORD}"`,
 ];
 
 /** Names that try to leave a folder or confuse a path. */

@@ -97,11 +97,21 @@ export function generateNetwork(inputs: readonly HostFileInput[]): GeneratedNetw
     hosts.push({ host: input.host, state: parsed.state, ...rendered });
   }
   if (diagnostics.length) return { hosts: [], files: [], diagnostics };
-  const files = hosts.flatMap((h) =>
-    h.profiles.map((p) => ({ path: `${h.host}/${keyfileName(p.id)}`, content: serializeKeyfile(p) })),
-  );
-  files.push({ path: HOST_MAP_FILE, content: serializeHostMap(hosts) });
-  return { hosts, files, diagnostics };
+  // Serialised on first use: `validate` needs the checks, not the text of every keyfile.
+  let files: GeneratedNetwork['files'] | undefined;
+  return {
+    hosts,
+    diagnostics,
+    get files() {
+      files ??= [
+        ...hosts.flatMap((h) =>
+          h.profiles.map((p) => ({ path: `${h.host}/${keyfileName(p.id)}`, content: serializeKeyfile(p) })),
+        ),
+        { path: HOST_MAP_FILE, content: serializeHostMap(hosts) },
+      ];
+      return files;
+    },
+  };
 }
 
 function at(file: string, line: number, path: string, message: string): Diagnostic {

@@ -301,7 +301,7 @@ function parseEthernet(c: YamlCursor): NetInterface['ethernet'] | undefined {
   c.keys(['auto-negotiation', 'speed', 'duplex']);
   const eth: NonNullable<NetInterface['ethernet']> = {};
   const autoNegotiation = c.get('auto-negotiation').boolean();
-  const speed = c.get('speed').integer({ min: 1 });
+  const speed = c.get('speed').integer({ min: 1, max: 4294967295 });
   const duplex = c.get('duplex').oneOf(['full', 'half'] as const);
   if (autoNegotiation !== undefined) eth.autoNegotiation = autoNegotiation;
   if (speed !== undefined) eth.speed = speed;
@@ -372,14 +372,17 @@ function parseLinuxBridge(c: YamlCursor): LinuxBridgeConfig {
       const stp = options.get('stp');
       for (const stpKey of stp.keys(Object.keys(LINUX_BRIDGE_STP))) {
         const nmKey = LINUX_BRIDGE_STP[stpKey];
-        const value = stpKey === 'enabled' ? stp.get(stpKey).boolean() : stp.get(stpKey).integer({ min: 0 });
+        const value =
+          stpKey === 'enabled'
+            ? stp.get(stpKey).boolean()
+            : stp.get(stpKey).integer({ min: 0, max: 4294967295 });
         if (nmKey && value !== undefined) bridge.options.push([nmKey, String(value)]);
       }
       continue;
     }
     const nmKey = LINUX_BRIDGE_OPTIONS[key];
     const value = options.get(key);
-    const v = key === 'multicast-snooping' ? value.boolean() : value.integer({ min: 0 });
+    const v = key === 'multicast-snooping' ? value.boolean() : value.integer({ min: 0, max: 4294967295 });
     if (nmKey && v !== undefined) bridge.options.push([nmKey, String(v)]);
   }
   for (const port of c.get('port').items()) {

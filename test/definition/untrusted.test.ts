@@ -468,3 +468,36 @@ describe("Edge Image Builder's Kubernetes rules", () => {
     ]);
   });
 });
+
+describe('one check for both commands', () => {
+  it('build refuses what validate refuses, positioned, before writing anything', async () => {
+    const { execa } = await import('execa');
+    const dir = await dirs.configDir({
+      'network/node1.yaml':
+        'interfaces:\n  - name: bond0\n    type: bond\n    link-aggregation:\n      mode: active-backup\n      port: [../../x]\n',
+    });
+    await symlink(dirs.outside, path.join(dir, 'os-files'));
+    const bin = path.resolve(import.meta.dirname, '../../bin/outpost.js');
+    const run = (command: string) =>
+      execa(process.execPath, [bin, command, '--config-dir', dir, '--definition-file', 'site.yaml'], {
+        cwd: dir,
+        reject: false,
+        timeout: 60_000,
+      });
+    const [validate, build] = [await run('validate'), await run('build')];
+    expect(validate.exitCode).toBe(2);
+    expect(build.exitCode).toBe(2);
+    const positioned = (stderr: string) =>
+      stderr
+        .split('\n')
+        .filter((l) => l.startsWith('  '))
+        .map((l) => l.trim());
+    expect(positioned(build.stderr)).toEqual(positioned(validate.stderr));
+    expect(positioned(build.stderr)).toEqual([
+      "network/node1.yaml:6:14: interfaces[0].link-aggregation.port[0]: '../../x' is not a valid port name (at most 15 letters, digits, '_', '.', '+', '@' or '-', starting with a letter, digit or '_')",
+      'os-files:1:1: is a symbolic link that leads outside the config directory',
+    ]);
+    const { readdir } = await import('node:fs/promises');
+    expect((await readdir(dir)).sort()).toEqual(['base-images', 'network', 'os-files', 'site.yaml']);
+  });
+});

@@ -95,6 +95,14 @@ describe('containment', () => {
     expect((await problems(outside))[0]).toContain("no '..'");
   });
 
+  it('refuses a _build that is a link leading outside (the build writes its log there)', async () => {
+    const dir = await dirs.configDir();
+    await symlink(dirs.outside, path.join(dir, '_build'));
+    expect(await problems(dir)).toEqual([
+      '_build:1:1: is a symbolic link that leads outside the config directory',
+    ]);
+  });
+
   it('refuses an output folder that is a link leading outside', async () => {
     const dir = await dirs.configDir({}, BASE_DEFINITION.replace('out.raw', 'out/basic.raw'));
     await symlink(dirs.outside, path.join(dir, 'out'));

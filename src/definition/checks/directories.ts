@@ -6,6 +6,7 @@ import { notSupported } from '../parse-context.ts';
 import { SECTIONS } from '../section-names.ts';
 
 export const CUSTOM_SCRIPTS_DIR = 'custom/scripts';
+const BUILD_DIR = '_build';
 
 /**
  * Config-dir components that are used when present; like Edge Image Builder, an empty one is a mistake.
@@ -63,5 +64,14 @@ export async function checkUnsupportedDirectories(ctx: ConfigDirCheckContext): P
       return found.kind === 'missing' ? [] : [ctx.atFile(dir, notSupported(need), SECTIONS.configDir)];
     }),
   );
-  return results.flat();
+  return [...results.flat(), ...(await checkBuildDirectory(ctx))];
+}
+
+/** The build writes its log and the rendered bundle to `_build/`: it must be a real folder inside. */
+async function checkBuildDirectory(ctx: ConfigDirCheckContext): Promise<Diagnostic[]> {
+  const found = await findInside(ctx.configDir, BUILD_DIR);
+  if (found.kind === 'problem') return [ctx.atFile(BUILD_DIR, found.message, SECTIONS.configDir)];
+  if (found.kind === 'file')
+    return [ctx.atFile(BUILD_DIR, 'must be a directory (builds write their logs there)', SECTIONS.configDir)];
+  return [];
 }

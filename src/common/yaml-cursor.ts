@@ -59,17 +59,33 @@ export class YamlSource {
     } as const;
     let docs: Document.Parsed[] = [];
     let failed = false;
-    try {
-      const parsed = opts.multiDocument
-        ? parseAllDocuments(text, parseOptions)
-        : [parseDocument(text, parseOptions)];
-      docs = Array.isArray(parsed) ? parsed : [];
-      failed = !Array.isArray(parsed);
-    } catch (error) {
-      // The parser recurses once per nesting level: thousands of `[` or `- ` exhaust the stack.
-      if (!(error instanceof RangeError)) throw error;
-      this.tooDeep(deepestOffset(text));
+    // The parser recurses once per nesting level: thousands of `[` or `- ` would exhaust the stack
+    // (as a RangeError, or a SyntaxError from a regular expression compiled too deep), so text that
+    // is certainly too deep is refused before it is parsed.
+    const tooDeepAt = deepestOffset(text);
+    if (tooDeepAt >= 0) {
+      this.tooDeep(tooDeepAt);
       failed = true;
+    } else {
+      try {
+        const parsed = opts.multiDocument
+          ? parseAllDocuments(text, parseOptions)
+          : [parseDocument(text, parseOptions)];
+        docs = Array.isArray(parsed) ? parsed : [];
+        failed = !Array.isArray(parsed);
+      } catch (error) {
+        // Belt and braces: whatever the parser throws is a problem of this file, never a crash.
+        const [line, col] = [1, 1];
+        this.diagnostics.push({
+          file,
+          line,
+          col,
+          path: '',
+          message: `YAML cannot be read: ${firstLine(String((error as Error).message ?? error))}`,
+          section: 'YAML',
+        });
+        failed = true;
+      }
     }
     for (const doc of docs) {
       failed ||= doc.errors.length > 0;
@@ -101,7 +117,14 @@ export class YamlSource {
   }
 
   private tooDeep(offset: number): void {
-    const [line, col] = this.position(offset);
+    // The text may not have been parsed, so the line counter may know no lines: count them here.
+    let line = 1;
+    let lineStart = 0;
+    for (let i = this.text.indexOf('\n'); i >= 0 && i < offset; i = this.text.indexOf('\n', i + 1)) {
+      line++;
+      lineStart = i + 1;
+    }
+    const col = offset - lineStart + 1;
     this.diagnostics.push({
       file: this.file,
       line,
@@ -145,18 +168,50 @@ function tooDeepNode(root: Node | null): Node | undefined {
   return undefined;
 }
 
-/** Where text nests too deep for the parser: the first offset past MAX_YAML_DEPTH flow brackets or indents. */
+/** Beyond this estimated nesting the parser is not even tried; below it, MAX_YAML_DEPTH is checked exactly. */
+const PARSER_DEPTH_GUARD = 400;
+
+/**
+ * Where text certainly nests too deep for the parser, or -1. An over-estimate: open flow brackets
+ * outside quotes, plus a line's indentation and its `- `/`? ` indicators (a block level needs at
+ * least one column or indicator), so no deeper text reaches the parser.
+ */
 function deepestOffset(text: string): number {
   let flow = 0;
-  let lineStart = 0;
+  let quote = '';
+  let lineStart = true;
+  let block = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (c === '\n') lineStart = i + 1;
-    else if (c === '[' || c === '{') flow++;
-    else if (c === ']' || c === '}') flow--;
-    if (flow > MAX_YAML_DEPTH || i - lineStart > MAX_YAML_DEPTH * 2) return i;
+    if (c === '\n') {
+      lineStart = true;
+      block = 0;
+      if (flow === 0) quote = ''; // a block scalar line never leaves a quote open for the parser
+      continue;
+    }
+    if (lineStart) {
+      if (c === ' ' || c === '-' || c === '?' || c === '\t') {
+        block++;
+        if (flow + block > PARSER_DEPTH_GUARD) return i;
+        continue;
+      }
+      lineStart = false;
+    }
+    if (quote) {
+      if (c === quote) quote = '';
+      else if (c === '\\' && quote === '"') i++;
+      continue;
+    }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '#' && (i === 0 || text[i - 1] === ' ')) {
+      const end = text.indexOf('\n', i);
+      i = (end < 0 ? text.length : end) - 1;
+    } else if (c === '[' || c === '{') {
+      flow++;
+      if (flow + block > PARSER_DEPTH_GUARD) return i;
+    } else if ((c === ']' || c === '}') && flow > 0) flow--;
   }
-  return 0;
+  return -1;
 }
 
 function firstLine(message: string): string {

@@ -202,7 +202,8 @@ function deepestOffset(text: string): number {
       else if (c === '\\' && quote === '"') i++;
       continue;
     }
-    if (c === '"' || c === "'") quote = c;
+    // A quote opens a quoted scalar only where a scalar starts (`don't` is plain text).
+    if ((c === '"' || c === "'") && (i === 0 || ' \t[{,:'.includes(text[i - 1]!))) quote = c;
     else if (c === '#' && (i === 0 || text[i - 1] === ' ')) {
       const end = text.indexOf('\n', i);
       i = (end < 0 ? text.length : end) - 1;

@@ -509,3 +509,12 @@ describe('one check for both commands', () => {
     expect((await readdir(dir)).sort()).toEqual(['base-images', 'network', 'os-files', 'site.yaml']);
   });
 });
+
+describe('nesting hidden from the depth guard', () => {
+  it("an apostrophe inside a flow scalar does not hide 10,000 '[' from the guard", () => {
+    const source = new YamlSource('q.yaml', `a: [don't, ${'['.repeat(10_000)}${']'.repeat(10_000)}]\n`);
+    expect(source.diagnostics.map(formatDiagnostic)).toEqual([
+      'q.yaml:1:411: YAML nesting is too deep: at most 64 levels of lists and mappings',
+    ]);
+  });
+});

@@ -299,6 +299,19 @@ export class YamlCursor {
 
   /** A child field of a map (missing children point at the parent). */
   get(key: string): YamlCursor {
+    // Readers ask for the same field several times; one cursor each keeps large files cheap.
+    this.children ??= new Map();
+    let child = this.children.get(key);
+    if (!child) {
+      child = this.child(key);
+      this.children.set(key, child);
+    }
+    return child;
+  }
+
+  private children: Map<string, YamlCursor> | undefined;
+
+  private child(key: string): YamlCursor {
     const childPath = this.path ? `${this.path}.${key}` : key;
     if (!isMap(this.node))
       return new YamlCursor(this.source, undefined, childPath, this.section, this.node, undefined, this.doc);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Diagnostic, formatDiagnostic } from '../../src/common/diagnostics.ts';
 import { loadDefinition } from '../../src/definition/load.ts';
 import { generateNetwork } from '../../src/network/generate.ts';
+import { readTree, runAwkGenerator } from '../network/support/fixtures.ts';
 import { CORPUS_ENV, makeCorpusConfigDir, tempDir } from './fixtures.ts';
 import { HostileDirs, mkfifo, POSITIONED } from './support/hostile.ts';
 import { mutateAll, pick, random, TRAVERSAL_NAMES } from './support/mutate.ts';
@@ -98,6 +99,32 @@ describe('mutated network host files', () => {
         // Every generated path is `<host>/<plain name>.nmconnection` or the host map.
         expect(f.path).toMatch(/^(node1\/[A-Za-z0-9_][A-Za-z0-9_.+@-]*\.nmconnection|host_config\.yaml)$/);
       }
+    },
+    CASE_TIMEOUT,
+  );
+});
+
+describe('mutated network host files through the first-boot awk twin (mawk)', () => {
+  // A config drive's network data reaches the awk generator unchecked: it must refuse or render,
+  // and never write outside its output folder.
+  it.each(NETWORK_FILES.map((d, i) => [d.name, i] as const))(
+    '%s',
+    async (_, i) => {
+      const sandbox = path.join(dirs.outside, `awk-${i}`);
+      const input = path.join(sandbox, 'network_data.yaml');
+      await mkdir(path.join(sandbox, 'out'), { recursive: true });
+      await writeFile(input, NETWORK_FILES[i]!.bytes);
+      const r = await runAwkGenerator(['mawk'], 'node1', input, path.join(sandbox, 'out'));
+      expect([0, 2], r.stderr).toContain(r.exitCode);
+      const files = Object.keys(readTree(sandbox)).filter((f) => f !== 'network_data.yaml');
+      for (const f of files) {
+        expect(f).toMatch(/^out\/(node1\/[A-Za-z0-9_][A-Za-z0-9_.+@-]*\.nmconnection|host_config\.yaml)$/);
+      }
+      if (r.exitCode === 2) expect(files).toEqual([]);
+      tally.inputs++;
+      if (r.exitCode === 2) tally.cleanErrors++;
+      else tally.accepted++;
+      await rm(sandbox, { recursive: true, force: true });
     },
     CASE_TIMEOUT,
   );

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 
 import { rename, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { assembleBundle } from '../bundle/assemble.ts';
+import { bundledClusterToken } from '../kubernetes/contributor.ts';
 import type { Bundle, FirstBootEngine } from '../bundle/bundle.ts';
 import { InputError, OperationError } from '../common/diagnostics.ts';
 import { readImageSignature } from '../definition/checks/image-signature.ts';
@@ -154,7 +155,14 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
       const buildDir = createBuildDir(options.buildRoot ?? path.join(configDir, '_build'), started);
       log = buildLog(buildDir, redact);
       log(`outpost build of ${loaded.file} into ${outputPath}`);
-      await step('bundle', () => writeRenderedBundle(path.join(buildDir, 'bundle'), bundle, redact), stack);
+      await step(
+        'bundle',
+        () => {
+          writeRenderedBundle(path.join(buildDir, 'bundle'), bundle, redact);
+          keepClusterToken(buildDir, bundle);
+        },
+        stack,
+      );
       await step('space', () => checkFreeSpace(basePath, outputPath, facts), stack);
 
       const partial = path.join(
@@ -278,6 +286,12 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   }
 }
 
+/** The RKE2 cluster token, 0600 in the build directory: the only copy outside the image (never logged). */
+function keepClusterToken(buildDir: string, bundle: Bundle): void {
+  const token = bundledClusterToken(bundle.files);
+  if (token) writeFileSync(path.join(buildDir, 'kubernetes-token'), `${token}\n`, { mode: 0o600 });
+}
+
 function progress(options: BuildOptions, id: 'copy' | 'checksum'): Progress | undefined {
   const report = options.onProgress;
   return report ? (done, total) => report(id, done, total) : undefined;
@@ -291,7 +305,6 @@ async function loadChecked(configDir: string, options: BuildOptions): Promise<Lo
   });
   if (!loaded) throw new InputError(`the image definition has ${diagnostics.length} problem(s)`, diagnostics);
   const d = loaded.definition;
-  if (d.kubernetes) throw new InputError(`${loaded.file}: kubernetes: not supported by outpost yet`);
   if (
     d.image.imageType === 'iso' &&
     (await readImageSignature(path.join(configDir, 'base-images', d.image.baseImage))).iso9660
@@ -351,7 +364,7 @@ async function inspect(
       );
     }
     const readOnlySubvolume = root.fs.type === 'btrfs' && (await btrfsReadOnly(root.mount.dir));
-    const bundle = await assembleBundle(loaded, { engine });
+    const bundle = await assembleBundle(loaded, { engine, env: options.env });
     const payloadBytes = bundlePayloadBytes(bundle);
     const baseSize = statSync(basePath).size;
     const last = lastPartition(root.table);

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { writeFixtureRelease } from '../fixtures/rke2-release.ts';
 
 /*
  * Tiny real base images for the cross-file checks: partition tables written by sgdisk and sfdisk,
@@ -82,4 +83,5 @@ export async function makeCorpusConfigDir(dir: string): Promise<void> {
     'kubernetes/helm/values/broken.yaml': 'controller:\n  logLevel: [info\n',
     'kubernetes/helm/certs/ca.pem': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
   });
+  await writeFixtureRelease(path.join(dir, 'kubernetes/install'));
 }

@@ -8,7 +8,6 @@ import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 
 import { rename, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { assembleBundle } from '../bundle/assemble.ts';
-import { bundledClusterToken } from '../kubernetes/contributor.ts';
 import type { Bundle, FirstBootEngine } from '../bundle/bundle.ts';
 import { InputError, OperationError } from '../common/diagnostics.ts';
 import { readImageSignature } from '../definition/checks/image-signature.ts';
@@ -41,6 +40,7 @@ import { bundlePayloadBytes, installAndEnableUnit, writeBundle } from '../image/
 import { computeImageMap } from '../installer/image-map.ts';
 import { buildInstallerIso, prepareInstallerBase } from '../installer/iso.ts';
 import { locateInstallerKernel } from '../installer/kernel.ts';
+import { bundledClusterToken } from '../kubernetes/contributor.ts';
 import { buildLog, createBuildDir, redactor, writeRenderedBundle } from './build-dir.ts';
 import { cachedSha256, rememberSha256 } from './hash-cache.ts';
 import { type BuildFacts, type PlanStep, planBuild, STEP_IDS, STEP_TITLES, type StepId } from './plan.ts';

@@ -68,7 +68,10 @@ export async function kubernetesContribution(ctx: BundleContext): Promise<Bundle
 
   const manifests = await localManifests(ctx.configDir);
   for (const [i, url] of k8s.manifests.urls.entries()) {
-    manifests.push({ name: `dl-manifest-${i + 1}.yaml`, content: await download(url, `kubernetes.manifests.urls[${i}]`) });
+    manifests.push({
+      name: `dl-manifest-${i + 1}.yaml`,
+      content: await download(url, `kubernetes.manifests.urls[${i}]`),
+    });
   }
   const vip = vipManifest(k8s.network);
   if (vip) manifests.push({ name: 'outpost-kubernetes-vip.yaml', content: vip });
@@ -126,7 +129,9 @@ export function rolesByHost(k8s: Pick<Kubernetes, 'nodes'>): [string, NodeRole][
 function hostsEntries(k8s: Kubernetes): string[] {
   const host = k8s.network?.apiHost;
   if (!host) return [];
-  return [k8s.network?.apiVIP, k8s.network?.apiVIP6].filter((v): v is string => !!v).map((v) => `${v} ${host}`);
+  return [k8s.network?.apiVIP, k8s.network?.apiVIP6]
+    .filter((v): v is string => !!v)
+    .map((v) => `${v} ${host}`);
 }
 
 /**
@@ -175,7 +180,9 @@ async function plainFiles(dir: string): Promise<string[]> {
 async function localManifests(configDir: string): Promise<{ name: string; content: string }[]> {
   const dir = path.join(configDir, MANIFESTS_DIR);
   const names = (await plainFiles(dir)).filter((n) => /\.ya?ml$/.test(n));
-  return Promise.all(names.map(async (name) => ({ name, content: await readFile(path.join(dir, name), 'utf8') })));
+  return Promise.all(
+    names.map(async (name) => ({ name, content: await readFile(path.join(dir, name), 'utf8') })),
+  );
 }
 
 async function download(url: string, field: string): Promise<string> {
@@ -184,7 +191,9 @@ async function download(url: string, field: string): Promise<string> {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     return await response.text();
   } catch (error) {
-    throw new InputError(`${field}: cannot download ${url}: ${error instanceof Error ? error.message : error}`);
+    throw new InputError(
+      `${field}: cannot download ${url}: ${error instanceof Error ? error.message : error}`,
+    );
   }
 }
 
@@ -197,11 +206,13 @@ interface PreparedChart {
 
 /** Every chart (the definition's, plus EIB's VIP charts), from `kubernetes/helm/charts/` or pulled at build time. */
 async function chartsFor(ctx: BundleContext, k8s: Kubernetes): Promise<PreparedChart[]> {
-  const wanted: { chart: HelmChart; field: string; repositoryUrl?: string }[] = k8s.helm.charts.map((chart, i) => ({
-    chart,
-    field: `kubernetes.helm.charts[${i}]`,
-    repositoryUrl: k8s.helm.repositories.find((r) => r.name === chart.repositoryName)?.url,
-  }));
+  const wanted: { chart: HelmChart; field: string; repositoryUrl?: string }[] = k8s.helm.charts.map(
+    (chart, i) => ({
+      chart,
+      field: `kubernetes.helm.charts[${i}]`,
+      repositoryUrl: k8s.helm.repositories.find((r) => r.name === chart.repositoryName)?.url,
+    }),
+  );
   if (k8s.network?.apiVIP || k8s.network?.apiVIP6) {
     for (const chart of VIP_CHARTS) {
       if (!k8s.helm.charts.some((c) => c.name === chart.name)) {
@@ -218,14 +229,21 @@ async function chartsFor(ctx: BundleContext, k8s: Kubernetes): Promise<PreparedC
         `${ctx.loaded.file}: ${field}: '${name}' cannot name a HelmChart (lower-case letters, digits and '-', at most 63)`,
       );
     }
-    if (names.has(name)) throw new InputError(`${ctx.loaded.file}: ${field}: a second HelmChart named '${name}'`);
+    if (names.has(name))
+      throw new InputError(`${ctx.loaded.file}: ${field}: a second HelmChart named '${name}'`);
     names.add(name);
     const fileName = chartFileName(chart);
     const source = await findChart(ctx.configDir, fileName, chart, field, ctx.loaded.file);
     const valuesContent = chart.valuesFile
       ? await readFile(path.join(ctx.configDir, HELM_VALUES_DIR, chart.valuesFile), 'utf8')
       : undefined;
-    const manifest = helmChartManifest({ chart, repositoryUrl, fileName, sha256: await sha256File(source), valuesContent });
+    const manifest = helmChartManifest({
+      chart,
+      repositoryUrl,
+      fileName,
+      sha256: await sha256File(source),
+      valuesContent,
+    });
     prepared.push({ chart, fileName, source, manifest });
   }
   return prepared;
@@ -254,7 +272,8 @@ async function findChart(
 export function bundledClusterToken(files: readonly BundleFile[]): string | undefined {
   const config = files.find((f) => f.path === 'kubernetes/config/initializer.yaml');
   if (!config) return undefined;
-  const text = typeof config.content === 'string' ? config.content : Buffer.from(config.content).toString('utf8');
+  const text =
+    typeof config.content === 'string' ? config.content : Buffer.from(config.content).toString('utf8');
   const token = (parse(text) as Record<string, unknown> | null)?.token;
   return typeof token === 'string' ? token : undefined;
 }

@@ -34,7 +34,13 @@ export interface ChartManifestInput {
   valuesContent?: string;
 }
 
-export function helmChartManifest({ chart, repositoryUrl, fileName, sha256, valuesContent }: ChartManifestInput): string {
+export function helmChartManifest({
+  chart,
+  repositoryUrl,
+  fileName,
+  sha256,
+  valuesContent,
+}: ChartManifestInput): string {
   const spec: Record<string, unknown> = {
     chart: `${STATIC_CHARTS_URL}/${fileName}`,
     version: chart.version,

@@ -49,11 +49,9 @@ export function nodeConfigs(input: NodeConfigInput): Record<NodeRole, ConfigMap>
 }
 
 /** The address joining nodes use: the IPv6 VIP when it is the only one or the cluster prefers IPv6. */
-export function supervisorUrl(
-  network: Kubernetes['network'],
-  clusterCidr: unknown,
-): string | undefined {
-  const preferV6 = typeof clusterCidr === 'string' && isIPv6(clusterCidr.split(',')[0]!.split('/')[0]!.trim());
+export function supervisorUrl(network: Kubernetes['network'], clusterCidr: unknown): string | undefined {
+  const preferV6 =
+    typeof clusterCidr === 'string' && isIPv6(clusterCidr.split(',')[0]!.split('/')[0]!.trim());
   const v6 = network?.apiVIP6;
   const v4 = network?.apiVIP;
   if (v6 && (!v4 || preferV6)) return `https://[${v6}]:${SUPERVISOR_PORT}`;

@@ -11,9 +11,9 @@ readonly START_LIMIT=${OUTPOST_RKE2_START_LIMIT:-1200}
 readonly READY_LIMIT=${OUTPOST_RKE2_READY_LIMIT:-1200}
 log() { printf 'outpost-kubernetes-report: %s\n' "$*"; }
 CALLBACK_URL=
-if [ -f /usr/local/lib/outpost/outpost-callback.sh ]; then
+if [ -f "$STATE_DIR/kubernetes/outpost-callback.sh" ]; then
   # shellcheck source=/dev/null
-  . /usr/local/lib/outpost/outpost-callback.sh
+  . "$STATE_DIR/kubernetes/outpost-callback.sh"
   CALLBACK_URL=$(find_callback_url || true)
 fi
 field() { sed -n "s/^$1=//p" "$STATUS" | tail -n1; }

@@ -17,7 +17,11 @@ const cluster: Pick<Kubernetes, 'network' | 'nodes'> = {
 
 function render(k: Pick<Kubernetes, 'network' | 'nodes'>, serverConfig = {}, agentConfig = {}) {
   const c = nodeConfigs({ kubernetes: k, serverConfig, agentConfig, token: TOKEN });
-  return { initializer: renderConfig(c.initializer), server: renderConfig(c.server), agent: renderConfig(c.agent) };
+  return {
+    initializer: renderConfig(c.initializer),
+    server: renderConfig(c.server),
+    agent: renderConfig(c.agent),
+  };
 }
 
 describe('config.yaml per role', () => {
@@ -60,11 +64,15 @@ describe('config.yaml per role', () => {
   });
 
   it("agent: agent.yaml with the servers' token, server, selinux and cni; no tls-san", () => {
-    const out = render(cluster, { cni: 'calico', selinux: true, 'tls-san': 'a.example,b.example' }, {
-      'node-taint': ['role=edge:NoSchedule'],
-      token: 'overwritten',
-      cni: 'canal',
-    });
+    const out = render(
+      cluster,
+      { cni: 'calico', selinux: true, 'tls-san': 'a.example,b.example' },
+      {
+        'node-taint': ['role=edge:NoSchedule'],
+        token: 'overwritten',
+        cni: 'canal',
+      },
+    );
     expect(out.agent).toBe(
       [
         'node-taint:',

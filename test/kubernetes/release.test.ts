@@ -47,7 +47,9 @@ describe('RKE2 release checks', () => {
     await rm(install(), { recursive: true });
     const r = await validate();
     expect(r.exitCode).toBe(2);
-    expect(r.stdout + r.stderr).toContain('kubernetes/install:1:1: not found: it must hold the RKE2 release (rke2.linux-amd64.tar.gz');
+    expect(r.stdout + r.stderr).toContain(
+      'kubernetes/install:1:1: not found: it must hold the RKE2 release (rke2.linux-amd64.tar.gz',
+    );
   });
 
   it('refuses a missing tarball, checksum file or image archive, naming it', async () => {
@@ -65,7 +67,9 @@ describe('RKE2 release checks', () => {
     await rm(path.join(install(), 'rke2-images-cilium.linux-amd64.tar.zst'));
     const r = await validate();
     expect(r.exitCode).toBe(2);
-    expect(r.stdout + r.stderr).toContain('kubernetes/install/rke2-images-core.linux-amd64.tar.zst:1:1: not found');
+    expect(r.stdout + r.stderr).toContain(
+      'kubernetes/install/rke2-images-core.linux-amd64.tar.zst:1:1: not found',
+    );
   });
 
   it('refuses an archive whose checksum does not match, naming it', async () => {
@@ -84,7 +88,9 @@ describe('RKE2 release checks', () => {
     const r = await validate();
     expect(r.exitCode).toBe(2);
     const out = r.stdout + r.stderr;
-    expect(out).toContain('kubernetes/install/rke2.linux-arm64.tar.gz:1:1: is not part of an RKE2 release for x86_64');
+    expect(out).toContain(
+      'kubernetes/install/rke2.linux-arm64.tar.gz:1:1: is not part of an RKE2 release for x86_64',
+    );
     await rm(path.join(install(), 'rke2.linux-arm64.tar.gz'));
     const r2 = await validate();
     expect(r2.exitCode).toBe(2);
@@ -97,6 +103,8 @@ describe('RKE2 release checks', () => {
     await writeFile(path.join(install(), 'sha256sum-amd64.txt'), 'not a checksum line\n');
     const r = await validate();
     expect(r.exitCode).toBe(2);
-    expect(r.stdout + r.stderr).toContain("kubernetes/install/sha256sum-amd64.txt:1:1: line 1: expected '<sha256>  <file name>'");
+    expect(r.stdout + r.stderr).toContain(
+      "kubernetes/install/sha256sum-amd64.txt:1:1: line 1: expected '<sha256>  <file name>'",
+    );
   });
 });

@@ -107,7 +107,7 @@ export async function kubernetesContribution(ctx: BundleContext): Promise<Bundle
     arch: releaseArch(arch),
     tarball: release.tarball,
     checksums: release.checksums,
-    nodes: rolesByHost(k8s).flatMap(([host, role]) => [host, role]),
+    nodes: rolesByHost(k8s).flat(),
     serverLabels: listValue(configs.initializer['node-label']),
     agentLabels: listValue(configs.agent['node-label']),
     vipHosts: hostsEntries(k8s),

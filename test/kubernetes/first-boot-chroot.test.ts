@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFromContributions } from '../../src/bundle/assemble.ts';
-import type { Bundle } from '../../src/bundle/bundle.ts';
 import type { BundleContext } from '../../src/bundle/context.ts';
 import { writeBundle } from '../../src/image/write-bundle.ts';
 import { kubernetesContribution } from '../../src/kubernetes/contributor.ts';
@@ -29,8 +28,8 @@ const exists = (rel: string) =>
     () => false,
   );
 
-// biome-ignore lint/suspicious/noExplicitAny: tests edit the parsed YAML freely
 async function bundleFor(
+  // biome-ignore lint/suspicious/noExplicitAny: tests write the kubernetes section as YAML would
   kubernetes: any,
   files: Record<string, string> = {},
   charts: [string, string][] = [],
@@ -127,6 +126,7 @@ const SINGLE = {
 };
 const SINGLE_FILES = {
   'kubernetes/config/server.yaml':
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: an environment reference, as a user writes it
     'write-kubeconfig-mode: "0644"\ntoken: ${RKE2_TOKEN}\nnode-label:\n  - site=edge "one"\n',
   'kubernetes/manifests/app.yaml':
     'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: site-info\n  namespace: default\ndata:\n  site: edge1\n',

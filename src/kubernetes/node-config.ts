@@ -25,6 +25,8 @@ export interface NodeConfigInput {
   /** Parsed `kubernetes/config/agent.yaml` (empty when absent). */
   agentConfig: ConfigMap;
   token: string;
+  /** Workload image archives are in the image: turn on RKE2's embedded registry mirror (servers). */
+  embeddedRegistry?: boolean;
 }
 
 export function nodeConfigs(input: NodeConfigInput): Record<NodeRole, ConfigMap> {
@@ -33,6 +35,7 @@ export function nodeConfigs(input: NodeConfigInput): Record<NodeRole, ConfigMap>
   const server: ConfigMap = { ...input.serverConfig };
   server.cni ??= DEFAULT_CNI;
   server.token = input.token;
+  if (input.embeddedRegistry) server['embedded-registry'] ??= true;
   const sans = [network?.apiVIP, network?.apiVIP6, network?.apiHost].filter((s): s is string => !!s);
   if (sans.length > 0) server['tls-san'] = unique([...listValue(server['tls-san']), ...sans]);
   if (multiNode && typeof server.selinux !== 'boolean') server.selinux = false;

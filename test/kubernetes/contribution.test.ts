@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { BundleContext } from '../../src/bundle/context.ts';
@@ -71,6 +72,7 @@ async function contribute(
   files: Record<string, string> = {},
   env: Record<string, string> = {},
   charts: [string, string][] = [],
+  prepare: (dir: string) => Promise<void> = async () => {},
 ) {
   const cfg = await exampleConfigDir((def) => {
     def.kubernetes = kubernetes;
@@ -84,6 +86,7 @@ async function contribute(
       version,
     );
   }
+  await prepare(cfg.dir);
   const loaded = await load(cfg.dir, env);
   const ctx: BundleContext = {
     loaded,
@@ -186,6 +189,41 @@ describe('charts', () => {
     expect(
       fileText(contribution, 'kubernetes/manifests/outpost-helmchart-endpoint-copier-operator.yaml'),
     ).toContain('createNamespace: true');
+  });
+});
+
+describe('workload images', () => {
+  it('land in agent/images; registries.yaml mirrors their registries through the embedded registry', async () => {
+    const stage = await exampleConfigDir();
+    cleanups.push(stage.remove);
+    const archive = async (name: string, tags: string[], zstd: boolean) => {
+      const dir = path.join(stage.dir, name);
+      await mkdir(dir);
+      await writeFile(
+        path.join(dir, 'manifest.json'),
+        JSON.stringify([{ Config: 'c.json', RepoTags: tags, Layers: [] }]),
+      );
+      await writeFile(path.join(dir, 'c.json'), '{}');
+      const tar = path.join(stage.dir, `${name}.tar`);
+      await execa('tar', ['-cf', tar, '-C', dir, 'manifest.json', 'c.json']);
+      if (!zstd) return tar;
+      await execa('zstd', ['-q', tar, '-o', `${tar}.zst`]);
+      return `${tar}.zst`;
+    };
+    const web = await archive('web', ['registry.example.com:5000/apps/web:1.0', 'nginx:1.27'], true);
+    const tool = await archive('tool', ['quay.io/org/tool:2'], false);
+    const { contribution } = await contribute({ version: 'v1.32.4+rke2r1' }, {}, {}, [], async (dir) => {
+      await mkdir(path.join(dir, 'kubernetes/images'), { recursive: true });
+      await copyFile(web, path.join(dir, 'kubernetes/images/web.tar.zst'));
+      await copyFile(tool, path.join(dir, 'kubernetes/images/tool.tar'));
+    });
+    expect(contribution.artefacts.map((a) => a.path)).toContain('kubernetes/images/web.tar.zst');
+    expect(fileText(contribution, 'kubernetes/registries.yaml')).toBe(
+      'mirrors:\n  docker.io: {}\n  quay.io: {}\n  registry.example.com:5000: {}\n',
+    );
+    expect(fileText(contribution, 'kubernetes/config/initializer.yaml')).toContain(
+      'embedded-registry: true\n',
+    );
   });
 });
 

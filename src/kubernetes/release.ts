@@ -22,7 +22,10 @@ export interface ReleaseFiles {
   dir: string;
   tarball: string;
   checksums: string;
-  /** Every rke2-images* archive, sorted. */
+  /**
+   * Every rke2-images* archive for the image, sorted; when an archive is there as .tar.zst and .tar.gz,
+   * only the .tar.zst (RKE2 would import the same images twice).
+   */
   images: string[];
   installScript?: string;
 }
@@ -39,6 +42,8 @@ export function releaseNames(arch: Arch) {
     tarball: `rke2.linux-${a}.tar.gz`,
     checksums: `sha256sum-${a}.txt`,
     images: new RegExp(`^rke2-images(-[a-z0-9-]+)?\\.linux-${a}\\.tar\\.(zst|gz)$`),
+    /** Also on a release page, not needed in the image: the bare binary and the image lists. */
+    extras: new RegExp(`^(rke2\\.linux-${a}|rke2-images(-[a-z0-9-]+)?\\.linux-${a}\\.txt)$`),
     imagesExample: `rke2-images-core.linux-${a}.tar.zst`,
   };
 }
@@ -71,6 +76,7 @@ export async function checkRelease(
     };
   }
   const images: string[] = [];
+  const extras: string[] = [];
   let installScript: string | undefined;
   for (const name of entries) {
     const info = await lstat(path.join(dir, name));
@@ -81,10 +87,11 @@ export async function checkRelease(
     if (name === names.tarball || name === names.checksums) continue;
     if (name === INSTALL_SCRIPT) installScript = name;
     else if (names.images.test(name)) images.push(name);
+    else if (names.extras.test(name)) extras.push(name);
     else {
       problems.push({
         file: at(name),
-        message: `is not part of an RKE2 release for ${arch} (expected ${names.tarball}, ${names.checksums}, rke2-images*.linux-${releaseArch(arch)}.tar.zst|.tar.gz or install.sh)`,
+        message: `is not part of an RKE2 release for ${arch} (expected the files of an RKE2 release page for linux-${releaseArch(arch)}, or install.sh)`,
       });
     }
   }
@@ -101,7 +108,7 @@ export async function checkRelease(
 
   const sums = parseChecksums(await readFile(path.join(dir, names.checksums), 'utf8'));
   if (typeof sums === 'string') return { problems: [{ file: at(names.checksums), message: sums }] };
-  for (const name of [names.tarball, ...images]) {
+  for (const name of [names.tarball, ...images, ...extras]) {
     if (opts.verifyChecksums === false) break;
     const expected = sums.get(name);
     if (!expected) {
@@ -118,7 +125,13 @@ export async function checkRelease(
   }
   if (problems.length > 0) return { problems };
   return {
-    release: { dir, tarball: names.tarball, checksums: names.checksums, images, installScript },
+    release: {
+      dir,
+      tarball: names.tarball,
+      checksums: names.checksums,
+      images: images.filter((n) => !(n.endsWith('.tar.gz') && images.includes(n.replace(/\.gz$/, '.zst')))),
+      installScript,
+    },
     problems,
   };
 }

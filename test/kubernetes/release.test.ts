@@ -2,6 +2,7 @@ import { appendFile, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { checkRelease } from '../../src/kubernetes/release.ts';
 import { makeGptImage, tempDir } from '../definition/fixtures.ts';
 import { writeFixtureRelease } from '../fixtures/rke2-release.ts';
 
@@ -41,6 +42,28 @@ describe('RKE2 release checks', () => {
     const r = await validate();
     expect(r.stdout + r.stderr).not.toMatch(/kubernetes\/install/);
     expect(r.exitCode).toBe(0);
+  });
+
+  it("accepts a whole release page as the lab's stand-in writes it (binary, image lists, both compressions)", async () => {
+    await rm(install(), { recursive: true });
+    await execa(process.execPath, [
+      bin,
+      'lab',
+      'rke2-release',
+      '--version',
+      'v1.32.4+rke2r1',
+      '--arch',
+      'x86_64',
+      '--out',
+      install(),
+    ]);
+    const r = await validate();
+    expect(r.stdout + r.stderr).not.toMatch(/kubernetes\/install/);
+    expect(r.exitCode).toBe(0);
+    const { release } = await checkRelease(dir, 'x86_64', { verifyChecksums: false });
+    expect(release?.images).toContain('rke2-images-core.linux-amd64.tar.zst');
+    expect(release?.images).not.toContain('rke2-images-core.linux-amd64.tar.gz');
+    expect(release?.images.some((n) => n.endsWith('.txt'))).toBe(false);
   });
 
   it('refuses a missing release folder', async () => {

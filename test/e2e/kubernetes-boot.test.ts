@@ -22,6 +22,8 @@ const VERSION = 'v1.32.4+rke2r1';
 const EDGE_NODE_1_MAC = '52:54:00:0e:d9:01';
 const NODE = 'edge-node-1';
 const BOOT_TIMEOUT_MS = 1_500_000;
+/** A real kubectl binary for the guest, the version of the stand-in's Kubernetes. */
+const GUEST_KUBECTL = process.env.OUTPOST_GUEST_KUBECTL ?? '/usr/lib/google-cloud-sdk/bin/kubectl.1.32';
 
 let work = '';
 afterAll(async () => {
@@ -85,6 +87,11 @@ async function writeConfigDir(dir: string): Promise<string> {
   await mkdir(path.join(dir, 'kubernetes/config'), { recursive: true });
   await writeFile(path.join(dir, 'kubernetes/config/server.yaml'), 'write-kubeconfig-mode: "0600"\n');
   await mkdir(path.join(dir, 'os-files/usr/local/sbin'), { recursive: true });
+  // The stand-in has no /var/lib/rancher/rke2/bin/kubectl (real RKE2 unpacks one from its runtime image):
+  // the guest gets the host's real kubectl on its PATH, where outpost's RKE2 reporter also looks.
+  await mkdir(path.join(dir, 'os-files/usr/local/bin'), { recursive: true });
+  await copyFile(GUEST_KUBECTL, path.join(dir, 'os-files/usr/local/bin/kubectl'));
+  await chmod(path.join(dir, 'os-files/usr/local/bin/kubectl'), 0o755);
   await mkdir(path.join(dir, 'os-files/etc/systemd/system'), { recursive: true });
   await copyFile(
     path.join(checkDir, 'outpost-k8s-check'),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,8 +39,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function writeConfigDir(dir: string): Promise<string> {
+async function writeConfigDir(dir: string, callbackUrl: string): Promise<string> {
   await copyExampleConfigDir(dir, (def) => {
+    def.operatingSystem.kernelArgs.push(`outpost.callback=${callbackUrl}`);
     def.kubernetes = {
       version: VERSION,
       helm: {
@@ -118,7 +120,21 @@ describe('a single-node RKE2 image boots in QEMU', () => {
       work = await mkdtemp('/var/tmp/outpost-e2e-k8s-');
       const configDir = path.join(work, 'config');
       await mkdir(configDir);
-      const chart = await writeConfigDir(configDir);
+      // The progress reports, as the management service would receive them (the guest reaches the host as 10.0.2.2).
+      const reports: string[] = [];
+      const callbacks = createHttpServer((req, res) => {
+        let body = '';
+        req.on('data', (c) => {
+          body += c;
+        });
+        req.on('end', () => {
+          reports.push(body);
+          res.end('{}');
+        });
+      });
+      await new Promise<void>((resolve) => callbacks.listen(0, '127.0.0.1', resolve));
+      const callbackPort = (callbacks.address() as AddressInfo).port;
+      const chart = await writeConfigDir(configDir, `http://10.0.2.2:${callbackPort}/callback`);
       const { report, image } = await buildExampleImage(configDir, 'kubernetes');
       expect(report.image.engine).toBe('systemd');
 
@@ -196,8 +212,15 @@ describe('a single-node RKE2 image boots in QEMU', () => {
         );
         const digest = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
         expect(digest(served.stdout)).toBe(digest(await readFile(chart)));
+
+        const steps = reports.map((r) => JSON.parse(r) as { step: string; status: string });
+        console.log(`callback reports: ${reports.join(' ')}`);
+        for (const step of ['kubernetes-installed', 'kubernetes-started', 'kubernetes-registered']) {
+          expect(steps).toContainEqual(expect.objectContaining({ step, status: 'ok' }));
+        }
       } finally {
         vm.kill();
+        callbacks.close();
       }
     },
   );

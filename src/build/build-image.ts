@@ -7,13 +7,24 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FirstBootEngine } from '../bundle/bundle.ts';
+import { InputError, OperationError } from '../common/diagnostics.ts';
 import type { BootConfig } from '../image/boot-config.ts';
-import { withCleanup } from '../image/cleanup.ts';
-import { type PlanStep, planBuild, type StepId, stepApplies, stepDetail } from './plan.ts';
-import { BUILD_STEPS, type BuildOptions, BuildRun, type FileRecord } from './steps.ts';
+import { Interrupted, withCleanup } from '../image/cleanup.ts';
+import { Journal } from '../image/journal.ts';
+import { naming } from './build-dir.ts';
+import {
+  type PlanStep,
+  planBuild,
+  type StepDefinition,
+  type StepId,
+  stepApplies,
+  stepDetail,
+} from './plan.ts';
+import { BUILD_JOURNAL_DIR, BUILD_STEPS, type BuildOptions, BuildRun, type FileRecord } from './steps.ts';
+import { stopPoint } from './test-stop.ts';
 
 export type { BuildOptions, FileRecord } from './steps.ts';
-export { COMBUSTION_LABEL, checkPaths } from './steps.ts';
+export { BUILD_JOURNAL_DIR, COMBUSTION_LABEL, checkPaths } from './steps.ts';
 
 export interface BuildReport {
   status: 'succeeded' | 'planned';
@@ -45,6 +56,8 @@ export interface BuildReport {
   };
   plan: PlanStep[];
   steps: { id: StepId; title: string; ms: number }[];
+  /** What was reclaimed from builds that died (loop devices, mounts, temporary files). */
+  reclaimed: string[];
 }
 
 export async function buildImage(options: BuildOptions): Promise<BuildReport> {
@@ -53,43 +66,53 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   let current: StepId = BUILD_STEPS[0]!.id;
   let build: BuildRun | undefined;
   try {
-    return await withCleanup(async (stack) => {
-      const b = new BuildRun(options, stack, started);
-      build = b;
-      let plan: PlanStep[] = [];
-      const report = (status: BuildReport['status']) => reportOf(status, b, plan, timings);
-      b.writeReport = () =>
-        writeFileSync(
-          path.join(b.buildDir!, 'report.json'),
-          `${b.redact(JSON.stringify(report('succeeded'), null, 2))}\n`,
-        );
-      for (const [index, step] of BUILD_STEPS.entries()) {
-        if (options.dryRun && !step.readOnly) break;
-        stack.checkpoint();
-        current = step.id;
-        const facts = b.factsIfKnown;
-        if (facts && !plan.length) plan = planBuild(BUILD_STEPS, facts);
-        // Before the base image is inspected only the step names are known.
-        const planned = plan[index];
-        options.onStep?.(
-          planned
-            ? { ...planned, detail: stepDetail(planned) }
-            : { id: step.id, title: step.title, detail: '' },
-          index,
-          BUILD_STEPS.length,
-        );
-        if (facts && !stepApplies(step, facts)) continue;
-        const t0 = performance.now();
-        if (!step.readOnly) b.openBuildDir();
-        b.log(`== ${step.id}`);
-        await step.run(b);
-        timings.push({ id: step.id, title: step.title, ms: Math.round(performance.now() - t0) });
-      }
-      if (!plan.length) plan = planBuild(BUILD_STEPS, b.facts);
-      if (options.dryRun) return report('planned');
-      b.log('build succeeded');
-      return JSON.parse(b.redact(JSON.stringify(report('succeeded')))) as BuildReport;
-    });
+    return await withCleanup(
+      async (stack) => {
+        const b = new BuildRun(options, stack, started);
+        build = b;
+        let plan: PlanStep[] = [];
+        const report = (status: BuildReport['status']) => reportOf(status, b, plan, timings);
+        b.writeReport = () => {
+          const file = path.join(b.buildDir!, 'report.json');
+          naming(file, () =>
+            writeFileSync(file, `${b.redact(JSON.stringify(report('succeeded'), null, 2))}\n`),
+          );
+        };
+        for (const [index, step] of BUILD_STEPS.entries()) {
+          if (options.dryRun && !step.readOnly) break;
+          stack.checkpoint();
+          current = step.id;
+          const facts = b.factsIfKnown;
+          if (facts && !plan.length) plan = planBuild(BUILD_STEPS, facts);
+          // Before the base image is inspected only the step names are known.
+          const planned = plan[index];
+          options.onStep?.(
+            planned
+              ? { ...planned, detail: stepDetail(planned) }
+              : { id: step.id, title: step.title, detail: '' },
+            index,
+            BUILD_STEPS.length,
+          );
+          if (facts && !stepApplies(step, facts)) continue;
+          const t0 = performance.now();
+          stopPoint(step.id);
+          try {
+            if (!step.readOnly) b.openBuildDir();
+            b.log(`== ${step.id}`);
+            await step.run(b);
+          } catch (error) {
+            throw stepFailure(step, b, error);
+          }
+          stopPoint(`${step.id}:done`);
+          timings.push({ id: step.id, title: step.title, ms: Math.round(performance.now() - t0) });
+        }
+        if (!plan.length) plan = planBuild(BUILD_STEPS, b.facts);
+        if (options.dryRun) return report('planned');
+        b.log('build succeeded');
+        return JSON.parse(b.redact(JSON.stringify(report('succeeded')))) as BuildReport;
+      },
+      { journal: openJournal() },
+    );
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     try {
@@ -99,6 +122,16 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     }
     if (error instanceof Error) (error as Error & { step?: string }).step ??= current;
     throw error;
+  }
+}
+
+function openJournal(): Journal {
+  try {
+    return Journal.open(BUILD_JOURNAL_DIR);
+  } catch (error) {
+    throw new OperationError(
+      `cannot record what the build holds in ${BUILD_JOURNAL_DIR}: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 
@@ -145,5 +178,28 @@ function reportOf(
     },
     plan,
     steps,
+    reclaimed: b.reclaimed,
   };
+}
+
+/**
+ * A step's failure as the user sees it: bad input stays an InputError (exit 2), an interruption stays
+ * one; a failed tool or any I/O error (a full disk) becomes an OperationError naming the step and the
+ * path (exit 1, no stack trace). Programming errors (TypeError...) are left alone to surface as such.
+ */
+function stepFailure(step: StepDefinition<BuildRun>, b: BuildRun, error: unknown): unknown {
+  if (error instanceof InputError || error instanceof Interrupted || !(error instanceof Error)) return error;
+  const system = (error as NodeJS.ErrnoException).syscall !== undefined;
+  if (!(error instanceof OperationError) && !system && error.constructor !== Error) return error;
+  let target: string | undefined;
+  try {
+    target = (error as NodeJS.ErrnoException).path ?? step.target?.(b);
+  } catch {
+    // The target is not known yet (the step failed before creating it).
+  }
+  const failure = new OperationError(
+    `step "${step.id}" (${step.title}) failed${target ? ` on ${target}` : ''}: ${error.message}`,
+    { cause: error },
+  );
+  return failure;
 }

@@ -36,9 +36,17 @@ import {
   findBootConfigs,
 } from '../image/boot-config.ts';
 import type { CleanupStack } from '../image/cleanup.ts';
-import { fsyncFile, hashFile, hashFileInBackground, type Progress, sparseCopy } from '../image/copy.ts';
-import { type Log, silentLog } from '../image/exec.ts';
+import {
+  fsyncDir,
+  fsyncFile,
+  hashFile,
+  hashFileInBackground,
+  type Progress,
+  sparseCopy,
+} from '../image/copy.ts';
+import { type Log, run, silentLog } from '../image/exec.ts';
 import { relabelFstab } from '../image/fstab.ts';
+import { processIdentity } from '../image/journal.ts';
 import { unsafeKernelArg } from '../image/kernel-args.ts';
 import { describeOs, detectEngine } from '../image/os-release.ts';
 import { lastPartition } from '../image/partition-table.ts';
@@ -57,10 +65,12 @@ import { bundlePayloadBytes, installAndEnableUnit, writeBundle } from '../image/
 import { computeImageMap } from '../installer/image-map.ts';
 import { buildInstallerIso, prepareInstallerBase } from '../installer/iso.ts';
 import { locateInstallerKernel } from '../installer/kernel.ts';
-import { buildLog, createBuildDir, redactor, writeRenderedBundle } from './build-dir.ts';
-import { cachedSha256, rememberSha256 } from './hash-cache.ts';
+import { buildLog, createBuildDir, naming, redactor, writeRenderedBundle } from './build-dir.ts';
+import { cachedSha256, hashCacheTemp, rememberSha256 } from './hash-cache.ts';
 import type { BuildFacts, StepDefinition } from './plan.ts';
+import { reclaimLeftovers } from './reclaim.ts';
 import { formatBytes, planSize } from './sizing.ts';
+import { stopPoint } from './test-stop.ts';
 
 export const COMBUSTION_LABEL = 'INSTALL';
 
@@ -76,7 +86,16 @@ export interface BuildOptions {
   onStep?: (step: { id: string; title: string; detail: string }, index: number, total: number) => void;
   /** Byte progress of the long steps (copy, checksum). */
   onProgress?: (step: 'copy' | 'checksum', done: number, total: number) => void;
+  /** A line for the user while a step runs (what was reclaimed from builds that died). */
+  onNote?: (line: string) => void;
 }
+
+/**
+ * Where each build records what it holds (journal.ts). Machine-wide, like the loop devices and mounts it
+ * records, and in /run, which starts empty at every boot as loop devices and mounts do; the temporary
+ * files a build makes next to its output carry its PID in their name, so they are found without it.
+ */
+export const BUILD_JOURNAL_DIR = '/run/outpost/builds';
 
 export interface FileRecord {
   role: string;
@@ -110,6 +129,8 @@ export class BuildRun {
   inputs: FileRecord[] = [];
   outputs: FileRecord[] = [];
   kernelArgFiles: string[] = [];
+  /** What this build reclaimed from builds that died. */
+  reclaimed: string[] = [];
   sha256?: string;
   /** Writes report.json; set by the driver, called by 'publish' before the image appears. */
   writeReport: () => void = () => {};
@@ -215,6 +236,13 @@ export const BUILD_STEPS: readonly StepDefinition<BuildRun>[] = [
     run: (b) => inspect(b),
   },
   {
+    id: 'reclaim',
+    title: 'Reclaim leftovers',
+    describe: () =>
+      `of builds that died: loop devices, mounts, processes and temporary files in ${BUILD_JOURNAL_DIR} and next to the output`,
+    run: (b) => reclaimStep(b),
+  },
+  {
     id: 'bundle',
     title: 'First-boot bundle',
     describe: (f) =>
@@ -295,6 +323,9 @@ export const BUILD_STEPS: readonly StepDefinition<BuildRun>[] = [
     target: (b) => b.partial,
     run: async (b) => {
       const root = b.root;
+      // A write the loop device could not store (its backing file on a full disk) fails late, in the
+      // kernel's writeback: syncfs makes it fail here, before the image can be published.
+      await run('sync', ['--file-system', root.mount.dir], { log: b.log });
       await root.restoreReadOnly();
       await root.mount.unmount();
       if (b.facts.engine === 'combustion')
@@ -323,7 +354,8 @@ export const BUILD_STEPS: readonly StepDefinition<BuildRun>[] = [
   {
     id: 'publish',
     title: 'Publish',
-    describe: (f) => `fsync, rename to ${f.outputPath}, write ${f.outputPath}.sha256`,
+    describe: (f) =>
+      `${f.outputPath}.sha256 first, then the image renamed to ${f.outputPath} last (fsynced, with the directory)`,
     target: (b) => b.outputPath,
     run: (b) => publishStep(b),
   },
@@ -463,8 +495,8 @@ async function copyBase(b: BuildRun): Promise<void> {
     bytes: statSync(b.loaded.file).size,
     sha256: sha256Text(readFileSync(b.loaded.file)),
   });
+  stack.tempFile(partial);
   await rm(partial, { force: true });
-  stack.push(`remove ${partial}`, () => rm(partial, { force: true }));
   b.knownBaseHash = cachedSha256(b.hashCache, basePath);
   if (b.knownBaseHash) {
     b.baseHash = Promise.resolve(b.knownBaseHash);
@@ -473,7 +505,16 @@ async function copyBase(b: BuildRun): Promise<void> {
     stack.push('stop hashing the base image', () => hashing.terminate().then());
     b.baseHash = hashing.digest;
   }
-  await sparseCopy(basePath, partial, { signal: stack.signal, onProgress: b.progress('copy') });
+  await sparseCopy(basePath, partial, {
+    signal: stack.signal,
+    onProgress: b.progress('copy'),
+    onStarted: (pid) => {
+      const start = processIdentity(pid)?.start;
+      const held = start ? stack.hold({ kind: 'process', pid, start, command: 'cp' }) : undefined;
+      stopPoint('copy:running');
+      return () => held?.release();
+    },
+  });
   for (const a of b.bundle.artefacts) {
     b.inputs.push({
       role: 'artefact',
@@ -549,6 +590,7 @@ async function wrapInInstallerIso(b: BuildRun) {
   const base = await prepareInstallerBase(locateInstallerKernel(), path.join(b.buildRoot, 'cache'));
   const imageMap = await computeImageMap(partial);
   const iso = `${partial}.iso`;
+  const removeIso = b.stack.tempFile(iso);
   try {
     await buildInstallerIso({
       base,
@@ -566,14 +608,19 @@ async function wrapInInstallerIso(b: BuildRun) {
     });
     await rename(iso, partial);
   } finally {
-    await rm(iso, { force: true });
+    await removeIso();
   }
 }
 
 async function checksum(b: BuildRun): Promise<void> {
   b.sha256 = await hashFile(b.partial, { signal: b.stack.signal, onProgress: b.progress('checksum') });
   const base = await need(b.baseHash, 'the base image hash');
-  if (!b.knownBaseHash) rememberSha256(b.hashCache, b.basePath, base);
+  if (!b.knownBaseHash) {
+    const removeTemp = b.stack.tempFile(hashCacheTemp(b.hashCache));
+    const failed = rememberSha256(b.hashCache, b.basePath, base);
+    if (failed) b.log(`the base image's hash is not remembered for the next build: ${failed.message}`);
+    await removeTemp();
+  }
   b.inputs.push({
     role: 'base-image',
     path: b.basePath,
@@ -590,18 +637,50 @@ async function publishStep(b: BuildRun): Promise<void> {
     { role: 'image', path: b.outputPath, bytes: statSync(b.partial).size, sha256 },
     { role: 'checksum', path: b.checksumPath, bytes: Buffer.byteLength(line), sha256: sha256Text(line) },
   ];
+  // The report first: a published image always has one.
   b.writeReport();
-  await publish(b.partial, b.outputPath, line);
+  await publish(b, line);
 }
 
-/** fsync, drop a stale checksum, rename into place, then write the checksum the same way. */
-async function publish(partial: string, outputPath: string, checksumLine: string): Promise<void> {
-  await fsyncFile(partial);
-  const checksum = `${outputPath}.sha256`;
-  await rm(checksum, { force: true });
-  await rename(partial, outputPath);
-  const tmp = `${checksum}.partial-${process.pid}`;
-  writeFileSync(tmp, checksumLine);
+/**
+ * Publishes the image with its checksum so that no reader, and no crash, ever sees an image under the
+ * final name without its checksum beside it:
+ *   1. the checksum goes to a temporary file; it and the image are fsynced;
+ *   2. an older image under the final name is removed (its checksum may stay a moment: a checksum
+ *      without an image is harmless, an image without its checksum is not);
+ *   3. the checksum is renamed to NAME.sha256, the directory fsynced;
+ *   4. the image is renamed to NAME, LAST, and the directory fsynced.
+ * A crash between 2 and 4 leaves NAME.sha256 without NAME: the journal records it as a file to remove
+ * unless NAME exists, so the next build or `--cleanup` removes it.
+ */
+async function publish(b: BuildRun, checksumLine: string): Promise<void> {
+  const { stack, partial, outputPath, checksumPath } = b;
+  const dir = path.dirname(outputPath);
+  const tmp = `${partial}.sha256`;
+  const removeTmp = stack.tempFile(tmp);
+  naming(tmp, () => writeFileSync(tmp, checksumLine));
   await fsyncFile(tmp);
-  await rename(tmp, checksum);
+  await fsyncFile(partial);
+  stopPoint('publish:synced');
+  stack.tempFile(checksumPath, { unlessExists: outputPath });
+  await rm(outputPath, { force: true });
+  stopPoint('publish:old-removed');
+  await rename(tmp, checksumPath);
+  await removeTmp();
+  await fsyncDir(dir);
+  stopPoint('publish:checksum');
+  await rename(partial, outputPath);
+  await fsyncDir(dir);
+}
+
+/** Undoes what dead builds left: everything their journals hold, then stray files next to the output. */
+async function reclaimStep(b: BuildRun): Promise<void> {
+  const result = await reclaimLeftovers(BUILD_JOURNAL_DIR, [path.dirname(b.outputPath)]);
+  for (const line of result.undone) {
+    b.reclaimed.push(line);
+    b.log(`reclaimed: ${line}`);
+    b.options.onNote?.(`reclaimed: ${line}`);
+  }
+  if (result.problems.length)
+    throw new OperationError(`cannot reclaim what a dead build left:\n  ${result.problems.join('\n  ')}`);
 }

@@ -191,6 +191,9 @@ async function readConfigMap(configDir: string, relative: string): Promise<Recor
 
 /** Regular files directly in `dir` (sorted); a missing folder is empty; links and sub-folders are refused. */
 async function plainFiles(dir: string): Promise<string[]> {
+  const info = await lstat(dir).catch(() => undefined);
+  if (info?.isSymbolicLink())
+    throw new InputError(`${dir}: must be a folder, not a link (nothing is read through links)`);
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
     if (!(await lstat(path.join(dir, name))).isFile()) {

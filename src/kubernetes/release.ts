@@ -62,6 +62,11 @@ export async function checkRelease(
   const dir = path.join(configDir, RELEASE_DIR);
   const at = (name: string) => `${RELEASE_DIR}/${name}`;
   const problems: ReleaseProblem[] = [];
+  const linked = await linkOnTheWay(configDir, RELEASE_DIR);
+  if (linked)
+    return {
+      problems: [{ file: linked, message: 'must be a folder, not a link (nothing is read through links)' }],
+    };
   let entries: string[];
   try {
     entries = (await readdir(dir)).sort();
@@ -154,4 +159,16 @@ export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/** The first component of `relative` (under `configDir`) that is a symbolic link, if any. */
+export async function linkOnTheWay(configDir: string, relative: string): Promise<string | undefined> {
+  const parts = relative.split('/');
+  for (let i = 1; i <= parts.length; i++) {
+    const sub = parts.slice(0, i).join('/');
+    const info = await lstat(path.join(configDir, sub)).catch(() => undefined);
+    if (!info) return undefined;
+    if (info.isSymbolicLink()) return sub;
+  }
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import { appendFile, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -120,6 +120,17 @@ describe('RKE2 release checks', () => {
     expect(r2.stdout + r2.stderr).toContain(
       'kubernetes/install/rke2-images-canal.linux-amd64.tar.zst:1:1: has no line in sha256sum-amd64.txt',
     );
+  });
+
+  it('refuses a release folder that is a link', async () => {
+    await rm(install(), { recursive: true });
+    await writeFixtureRelease(path.join(dir, 'elsewhere'));
+    await symlink(path.join(dir, 'elsewhere'), install());
+    const r = await validate();
+    await rm(install());
+    await rm(path.join(dir, 'elsewhere'), { recursive: true });
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout + r.stderr).toContain('kubernetes/install:1:1: must be a folder, not a link');
   });
 
   it('refuses a malformed checksum file', async () => {

@@ -7,7 +7,7 @@ import { bundleFromContributions } from '../../src/bundle/assemble.ts';
 import type { BundleContext } from '../../src/bundle/context.ts';
 import { writeBundle } from '../../src/image/write-bundle.ts';
 import { kubernetesContribution } from '../../src/kubernetes/contributor.ts';
-import { exampleConfigDir, load } from '../bundle/helpers.ts';
+import { exampleConfigDir, load, repoRoot } from '../bundle/helpers.ts';
 import { ensureDebianRootfsTar } from '../fixtures/base-images.ts';
 import { writeFixtureChart, writeFixtureRelease } from '../fixtures/rke2-release.ts';
 
@@ -33,12 +33,26 @@ async function bundleFor(
   kubernetes: any,
   files: Record<string, string> = {},
   charts: [string, string][] = [],
+  release: 'fixture' | 'stand-in' = 'fixture',
 ) {
   const cfg = await exampleConfigDir((def) => {
     def.kubernetes = kubernetes;
   }, files);
   try {
-    await writeFixtureRelease(path.join(cfg.dir, 'kubernetes/install'));
+    if (release === 'fixture') await writeFixtureRelease(path.join(cfg.dir, 'kubernetes/install'));
+    else {
+      await execa(process.execPath, [
+        path.join(repoRoot, 'bin/outpost.js'),
+        'lab',
+        'rke2-release',
+        '--version',
+        'v1.32.4+rke2r1',
+        '--arch',
+        'x86_64',
+        '--out',
+        path.join(cfg.dir, 'kubernetes/install'),
+      ]);
+    }
     for (const [name, version] of charts) {
       await writeFixtureChart(
         path.join(cfg.dir, `kubernetes/helm/charts/${name}-${version}.tgz`),
@@ -246,6 +260,27 @@ describe('Kubernetes first boot in a chroot of the Debian fixture', () => {
         'outpost-helmchart-metallb.yaml',
         'outpost-kubernetes-vip.yaml',
       ]);
+    },
+  );
+
+  it(
+    "with the release's install.sh (the lab stand-in's): installed through it, every image archive placed",
+    { timeout: 180_000 },
+    async () => {
+      await bundleFor(SINGLE, SINGLE_FILES, [['hello', '0.1.0']], 'stand-in');
+      const run = await runFirstBoot();
+      expect(run.exitCode, run.all).toBe(0);
+      expect(run.all).toContain("kubernetes: installing with RKE2's install.sh into /usr/local");
+      expect(run.all).toContain('install complete');
+      expect(await read('usr/local/lib/systemd/system/rke2-server.service')).toContain(
+        'ExecStart=/usr/local/bin/rke2 server',
+      );
+      const images = (await readdir(inRoot('var/lib/rancher/rke2/agent/images'))).sort();
+      expect(images).toContain('rke2-images.linux-amd64.tar.zst');
+      expect(images).toContain('rke2-images-core.linux-amd64.tar.zst');
+      expect(images).toContain('rke2-images-cilium.linux-amd64.tar.zst');
+      expect(images.filter((n) => !n.endsWith('.tar.zst'))).toEqual([]);
+      expect(await exists('etc/systemd/system/multi-user.target.wants/rke2-server.service')).toBe(true);
     },
   );
 

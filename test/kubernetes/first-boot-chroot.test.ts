@@ -4,6 +4,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFromContributions } from '../../src/bundle/assemble.ts';
+import type { FirstBootEngine } from '../../src/bundle/bundle.ts';
 import type { BundleContext } from '../../src/bundle/context.ts';
 import { writeBundle } from '../../src/image/write-bundle.ts';
 import { kubernetesContribution } from '../../src/kubernetes/contributor.ts';
@@ -34,6 +35,7 @@ async function bundleFor(
   files: Record<string, string> = {},
   charts: [string, string][] = [],
   release: 'fixture' | 'stand-in' = 'fixture',
+  engine: FirstBootEngine = 'systemd',
 ) {
   const cfg = await exampleConfigDir((def) => {
     def.kubernetes = kubernetes;
@@ -65,10 +67,10 @@ async function bundleFor(
       loaded,
       definition: loaded.definition,
       configDir: cfg.dir,
-      engine: 'systemd',
+      engine,
       env: { RKE2_TOKEN: TOKEN },
     };
-    const bundle = bundleFromContributions(loaded, 'systemd', [await kubernetesContribution(ctx)]);
+    const bundle = bundleFromContributions(loaded, engine, [await kubernetesContribution(ctx)]);
     // The artefacts are copied now, while their sources exist.
     await resetRoot();
     writeBundle(root, bundle);
@@ -281,6 +283,20 @@ describe('Kubernetes first boot in a chroot of the Debian fixture', () => {
       expect(images).toContain('rke2-images-cilium.linux-amd64.tar.zst');
       expect(images.filter((n) => !n.endsWith('.tar.zst'))).toEqual([]);
       expect(await exists('etc/systemd/system/multi-user.target.wants/rke2-server.service')).toBe(true);
+    },
+  );
+
+  it(
+    'combustion engine: the same install, units enabled to start with the system',
+    { timeout: 180_000 },
+    async () => {
+      await bundleFor(SINGLE, SINGLE_FILES, [['hello', '0.1.0']], 'fixture', 'combustion');
+      const run = await runFirstBoot();
+      expect(run.exitCode, run.all).toBe(0);
+      expect(run.all).toContain('kubernetes: rke2-server enabled; it starts with the system');
+      expect(await exists('etc/systemd/system/multi-user.target.wants/rke2-server.service')).toBe(true);
+      expect(await exists('etc/rancher/rke2/config.yaml')).toBe(true);
+      expect(await read('var/lib/outpost/firstboot.done')).toMatch(/^[0-9a-f]{64}\n$/);
     },
   );
 

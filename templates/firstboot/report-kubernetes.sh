@@ -5,7 +5,7 @@
 #   (the node is Ready), or {"step":"kubernetes","status":"failed","message":"<why>"}.
 # It also writes the outcome to /var/lib/outpost/kubernetes.status. It never stops RKE2 or the host.
 set -uo pipefail
-readonly STATE_DIR=/var/lib/outpost
+readonly STATE_DIR=${OUTPOST_STATE_DIR:-/var/lib/outpost}
 readonly STATUS=$STATE_DIR/kubernetes.status
 readonly START_LIMIT=${OUTPOST_RKE2_START_LIMIT:-1200}
 readonly READY_LIMIT=${OUTPOST_RKE2_READY_LIMIT:-1200}
@@ -62,6 +62,7 @@ kubectl=/var/lib/rancher/rke2/bin/kubectl
 [ -x "$kubectl" ] || kubectl=$(command -v kubectl || true)
 kubeconfig=/etc/rancher/rke2/rke2.yaml
 [ "$role" != agent ] || kubeconfig=/var/lib/rancher/rke2/agent/kubelet.kubeconfig
+kubeconfig=${OUTPOST_RKE2_KUBECONFIG:-$kubeconfig} # tests
 deadline=$((SECONDS + READY_LIMIT))
 ready=
 while ((SECONDS < deadline)); do

@@ -62,6 +62,12 @@ async function bundleFor(
         version,
       );
     }
+    if (kubernetes === SINGLE) {
+      await writeImageArchive(
+        path.join(cfg.dir, 'kubernetes/images/web.tar'),
+        'registry.example.com/apps/web:1.0',
+      );
+    }
     const loaded = await load(cfg.dir);
     const ctx: BundleContext = {
       loaded,
@@ -77,6 +83,22 @@ async function bundleFor(
     return bundle;
   } finally {
     await cfg.remove();
+  }
+}
+
+/** A docker-save archive naming one image (no layers: only the names matter here). */
+async function writeImageArchive(file: string, tag: string) {
+  const dir = await mkdtemp('/var/tmp/outpost-image-');
+  try {
+    await writeFile(
+      path.join(dir, 'manifest.json'),
+      JSON.stringify([{ Config: 'c.json', RepoTags: [tag], Layers: [] }]),
+    );
+    await writeFile(path.join(dir, 'c.json'), '{}');
+    await mkdir(path.dirname(file), { recursive: true });
+    await execa('tar', ['-cf', file, '-C', dir, 'manifest.json', 'c.json']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -166,6 +188,7 @@ describe('Kubernetes first boot in a chroot of the Debian fixture', () => {
           'write-kubeconfig-mode: "0644"',
           `token: ${TOKEN}`,
           'cni: cilium',
+          'embedded-registry: true',
           'tls-san:',
           '  - api.edge.example',
           'node-name: "edge1"',
@@ -190,7 +213,9 @@ describe('Kubernetes first boot in a chroot of the Debian fixture', () => {
       expect((await readdir(inRoot('var/lib/rancher/rke2/agent/images'))).sort()).toEqual([
         'rke2-images-cilium.linux-amd64.tar.zst',
         'rke2-images-core.linux-amd64.tar.zst',
+        'web.tar',
       ]);
+      expect(await read('etc/rancher/rke2/registries.yaml')).toBe('mirrors:\n  registry.example.com: {}\n');
       expect((await readdir(inRoot('var/lib/rancher/rke2/server/manifests'))).sort()).toEqual([
         'app.yaml',
         'outpost-helmchart-hello.yaml',
@@ -281,7 +306,7 @@ describe('Kubernetes first boot in a chroot of the Debian fixture', () => {
       expect(images).toContain('rke2-images.linux-amd64.tar.zst');
       expect(images).toContain('rke2-images-core.linux-amd64.tar.zst');
       expect(images).toContain('rke2-images-cilium.linux-amd64.tar.zst');
-      expect(images.filter((n) => !n.endsWith('.tar.zst'))).toEqual([]);
+      expect(images.filter((n) => !n.endsWith('.tar.zst'))).toEqual(['web.tar']); // the workload image
       expect(await exists('etc/systemd/system/multi-user.target.wants/rke2-server.service')).toBe(true);
     },
   );

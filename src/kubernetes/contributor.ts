@@ -14,6 +14,7 @@ import {
   chartFileName,
   helmChartManifest,
   helmChartName,
+  isAddonName,
   isObjectName,
   SERVER_MANIFESTS_DIR,
   STATIC_CHARTS_DIR,
@@ -206,6 +207,14 @@ async function plainFiles(dir: string): Promise<string[]> {
 async function localManifests(configDir: string): Promise<{ name: string; content: string }[]> {
   const dir = path.join(configDir, MANIFESTS_DIR);
   const names = (await plainFiles(dir)).filter((n) => /\.ya?ml$/.test(n));
+  for (const name of names) {
+    // RKE2's deploy controller names an Addon object after the file.
+    if (!isAddonName(name.replace(/\.ya?ml$/, ''))) {
+      throw new InputError(
+        `${path.join(dir, name)}: RKE2 names an object after this file: use lower-case letters, digits, '-' and '.' (at most 253), e.g. ${JSON.stringify(name.toLowerCase().replace(/[^a-z0-9.-]+/g, '-'))}`,
+      );
+    }
+  }
   return Promise.all(
     names.map(async (name) => ({ name, content: await readFile(path.join(dir, name), 'utf8') })),
   );

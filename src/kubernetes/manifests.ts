@@ -26,6 +26,11 @@ export function isObjectName(name: string): boolean {
   return name.length <= 63 && DNS_LABEL.test(name);
 }
 
+/** A DNS-1123 subdomain: what an object name read from a manifest file name must be. */
+export function isAddonName(name: string): boolean {
+  return name.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name);
+}
+
 export interface ChartManifestInput {
   chart: HelmChart;
   repositoryUrl?: string;

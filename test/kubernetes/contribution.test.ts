@@ -227,6 +227,19 @@ describe('workload images', () => {
   });
 });
 
+describe('manifests', () => {
+  it('refuses a manifest whose file name cannot name the object RKE2 makes of it', async () => {
+    await expect(
+      contribute(
+        { version: 'v1.32.4+rke2r1' },
+        { 'kubernetes/manifests/My_App.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n' },
+      ),
+    ).rejects.toThrow(
+      /kubernetes\/manifests\/My_App\.yaml: RKE2 names an object after this file: .* e\.g\. "my-app\.yaml"/,
+    );
+  });
+});
+
 describe('cluster token', () => {
   it('comes from an environment reference in server.yaml, is flagged secret, and an unset variable is refused', async () => {
     const files = { 'kubernetes/config/server.yaml': `token: ${envRef('RKE2_TOKEN')}\n` };

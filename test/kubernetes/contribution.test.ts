@@ -170,10 +170,19 @@ describe('charts', () => {
 
   it('an API VIP needs the MetalLB and endpoint-copier-operator charts; with them come the VIP objects', async () => {
     const k8s = { version: 'v1.32.4+rke2r1', network: { apiVIP: '192.168.122.100', apiVIP6: 'fd00::100' } };
-    await expect(contribute(k8s)).rejects.toThrow(
+    await expect(
+      contribute(k8s, {
+        'kubernetes/config/server.yaml':
+          'cluster-cidr: 10.42.0.0/16,fd42::/48\nservice-cidr: 10.43.0.0/16,fd43::/112\n',
+      }),
+    ).rejects.toThrow(
       /kubernetes\.network \(API VIP\): chart metallb 0\.1\.0\+up0\.14\.9 is needed: put metallb-0\.1\.0\+up0\.14\.9\.tgz \(as helm pull writes it\) in .*kubernetes\/helm\/charts/,
     );
-    const { contribution } = await contribute(k8s, {}, {}, [
+    const dualStack = {
+      'kubernetes/config/server.yaml':
+        'cluster-cidr: 10.42.0.0/16,fd42::/48\nservice-cidr: 10.43.0.0/16,fd43::/112\n',
+    };
+    const { contribution } = await contribute(k8s, dualStack, {}, [
       ['metallb', '0.1.0+up0.14.9'],
       ['endpoint-copier-operator', '0.2.1'],
     ]);

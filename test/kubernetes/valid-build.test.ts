@@ -145,6 +145,12 @@ async function configDir(definition: string, charts: [string, string][]): Promis
   for (const [name, version] of charts) {
     await writeFixtureChart(path.join(dir, `kubernetes/helm/charts/${name}-${version}.tgz`), name, version);
   }
+  // As the corpus config dir has it: a dual-stack cluster needs both families in its CIDRs (EIB's rule).
+  await mkdir(path.join(dir, 'kubernetes/config'), { recursive: true });
+  await writeFile(
+    path.join(dir, 'kubernetes/config/server.yaml'),
+    'cluster-cidr: 10.42.0.0/16,fd42::/48\nservice-cidr: 10.43.0.0/16,fd43::/112\n',
+  );
   await mkdir(path.join(dir, 'kubernetes/helm/values'), { recursive: true });
   await writeFile(path.join(dir, 'kubernetes/helm/values/metallb.yaml'), 'controller:\n  logLevel: info\n');
   await mkdir(path.join(dir, 'kubernetes/helm/certs'), { recursive: true });

@@ -1,6 +1,6 @@
 import { hashToken, newToken, writeHostConfig } from './callbacks.ts';
 import type { CredentialsFile } from './credentials.ts';
-import { hostIsoName } from './host-media.ts';
+import { newHostIsoName } from './host-media.ts';
 import { refuseAction } from './lifecycle.ts';
 import type { MediaServer } from './media.ts';
 import type { Store } from './store.ts';
@@ -123,11 +123,8 @@ export class HostActions {
         `'${image}' is not an ISO: put raw disk images in the media dir so the installer can verify them`,
       );
     }
-    const imageUrl = isUrl
-      ? image
-      : installerImage
-        ? this.mediaUrl(image, hostIsoName(name))
-        : this.mediaUrl(image);
+    const installerIso = installerImage !== undefined ? newHostIsoName() : undefined;
+    const imageUrl = isUrl ? image : this.mediaUrl(image, installerIso);
     const token = newToken();
     // The per-host config (with the token's only plaintext copy) is on disk before the database says
     // "provisioning", so a crash in between leaves nothing that points at a missing token.
@@ -148,6 +145,7 @@ export class HostActions {
         image,
         imageUrl,
         ...(installerImage !== undefined && { installerImage }),
+        ...(installerIso !== undefined && { installerIso }),
         ...(request.consumer !== undefined && { consumer: request.consumer }),
       },
       callbackTokenHash: hashToken(token),

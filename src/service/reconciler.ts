@@ -205,7 +205,9 @@ export class Reconciler {
         if (!url)
           throw new Error('no image to insert (provisioning request lost); deprovision and provision again');
         await bmc.insertMedia(url);
-        return { patch: {}, message: `inserted ${url}` };
+        // The per-host ISO's URL is a secret (it leads to the callback token): never logged.
+        const shown = host.provisioning?.installerIso ? "this host's installer ISO" : url;
+        return { patch: {}, message: `inserted ${shown}` };
       }
       case 'boot-once':
         await bmc.setBootOnce('Cd');
@@ -220,7 +222,7 @@ export class Reconciler {
       case 'eject-media':
         await bmc.ejectMedia();
         // The per-host ISO carries the host's callback token: it goes once the BMC no longer needs it.
-        await this.o.hostMedia.remove(host.name);
+        await this.o.hostMedia.remove(host);
         return { patch: {}, message: 'virtual media ejected' };
       default:
         throw new Error(`internal: no executor for step '${host.step}' in state ${host.state}`);

@@ -19,6 +19,7 @@ import { type BmcDriver, redfishDriver } from './driver.ts';
 import { writeFileAtomic } from './files.ts';
 import { HostMedia } from './host-media.ts';
 import { DEFAULT_TIMING, type Timing } from './lifecycle.ts';
+import { formatLogLine, type LogFormat, type LogRecord } from './log.ts';
 import { MediaServer } from './media.ts';
 import { Reconciler } from './reconciler.ts';
 import { statePaths } from './state-paths.ts';
@@ -37,8 +38,10 @@ export interface ServiceOptions {
   driver?: BmcDriver;
   timing?: Partial<Timing>;
   concurrency?: number;
-  /** Where events are printed (never with secrets); default stdout. */
+  /** Where log lines are printed (never with secrets, never with control characters); default stdout. */
   log?: (line: string) => void;
+  /** `text` (default) or `json`: one JSON object per line, for log collectors. */
+  logFormat?: LogFormat;
 }
 
 export interface RunningService {
@@ -54,9 +57,11 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
   }
   const paths = statePaths(o.stateDir);
   const releaseLock = takeLock(paths.lock);
-  const log = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const write = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const logRecord = (record: LogRecord) => write(formatLogLine(o.logFormat ?? 'text', record));
+  const log = (message: string) => logRecord({ level: 'error', message });
   const sink: EventSink = (host, level, reason, message) =>
-    log(`${new Date().toISOString()} ${level === 'Warning' ? 'WARN' : 'info'} ${host} ${reason}: ${message}`);
+    logRecord({ level: level === 'Warning' ? 'warn' : 'info', host, reason, message });
   const store = new Store(paths.database);
   const credentials = new CredentialsFile(paths.credentials);
   const apiToken = loadOrCreateToken(paths.apiToken);

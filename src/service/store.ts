@@ -1,5 +1,6 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { OperationError } from '../common/diagnostics.ts';
+import { terminalSafe } from './log.ts';
 import type { EventLevel, HostEvent, HostRecord, HostState, Operation } from './types.ts';
 
 const SCHEMA_VERSION = 1;
@@ -111,13 +112,14 @@ export class Store {
     });
   }
 
+  /** Events are read on terminals (`outpost hosts describe`): stored without control characters. */
   addEvent(host: string, level: EventLevel, reason: string, message: string, time = Date.now()): void {
     this.sql('INSERT INTO events (host, time, level, reason, message) VALUES (?, ?, ?, ?, ?)').run(
       host,
       time,
       level,
-      reason,
-      message,
+      terminalSafe(reason),
+      terminalSafe(message),
     );
   }
 

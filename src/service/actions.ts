@@ -1,6 +1,7 @@
 import { hashToken, newToken, writeHostConfig } from './callbacks.ts';
 import type { CredentialsFile } from './credentials.ts';
 import { newHostIsoName } from './host-media.ts';
+import { conflictsWithExisting } from './inventory.ts';
 import { refuseAction } from './lifecycle.ts';
 import type { MediaServer } from './media.ts';
 import type { Store } from './store.ts';
@@ -52,6 +53,11 @@ export class HostActions {
    */
   import(hosts: InventoryHost[]): { created: string[]; updated: string[]; unchanged: string[] } {
     const { store, transitions, credentials } = this.c;
+    const conflicts = conflictsWithExisting(
+      hosts.map((h) => h.spec),
+      store.listHosts().map((h) => h.spec),
+    );
+    if (conflicts.length) throw new ActionError(409, `nothing imported: ${conflicts.join('; ')}`);
     const result = { created: [] as string[], updated: [] as string[], unchanged: [] as string[] };
     const changedCredentials = new Set(
       hosts

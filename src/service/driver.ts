@@ -18,6 +18,8 @@ export interface BmcTarget {
   address: string;
   credentials: Credentials;
   disableCertificateVerification: boolean;
+  /** Aborted when the service stops; a driver may use it to cancel requests under way. */
+  signal?: AbortSignal;
 }
 
 export interface BmcDriver {

@@ -1,17 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { OperationError } from '../common/diagnostics.ts';
+import { InputError, OperationError } from '../common/diagnostics.ts';
 import { HostActions } from './actions.ts';
 import { createHandler } from './api.ts';
 import { CredentialsFile } from './credentials.ts';
@@ -22,6 +13,7 @@ import { DEFAULT_TIMING, type Timing } from './lifecycle.ts';
 import { formatLogLine, type LogFormat, type LogRecord } from './log.ts';
 import { MediaServer } from './media.ts';
 import { Reconciler } from './reconciler.ts';
+import { checkAndBackUpDatabase, prepareStateDir, takeLock, tighten } from './state-dir.ts';
 import { statePaths } from './state-paths.ts';
 import { Store } from './store.ts';
 import { type EventSink, Transitions } from './transitions.ts';
@@ -38,11 +30,31 @@ export interface ServiceOptions {
   driver?: BmcDriver;
   timing?: Partial<Timing>;
   concurrency?: number;
+  /** HTTP limits against slow or too many clients (defaults in DEFAULT_HTTP_LIMITS). */
+  httpLimits?: Partial<HttpLimits>;
   /** Where log lines are printed (never with secrets, never with control characters); default stdout. */
   log?: (line: string) => void;
   /** `text` (default) or `json`: one JSON object per line, for log collectors. */
   logFormat?: LogFormat;
 }
+
+export interface HttpLimits {
+  /** Open connections at most; more are closed at once (BMCs, hosts and users together). */
+  maxConnections: number;
+  /** A request's headers must arrive within this time. */
+  headersTimeoutMs: number;
+  /** A whole request (headers and body) must arrive within this time. */
+  requestTimeoutMs: number;
+  /** A connection with no traffic for this long is closed. */
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  maxConnections: 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  idleTimeoutMs: 120_000,
+};
 
 export interface RunningService {
   url: string;
@@ -51,18 +63,26 @@ export interface RunningService {
 }
 
 export async function startService(o: ServiceOptions): Promise<RunningService> {
-  mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
+  prepareStateDir(o.stateDir);
   if (!existsSync(o.mediaDir) || !statSync(o.mediaDir).isDirectory()) {
-    throw new OperationError(`media dir ${o.mediaDir} does not exist or is not a directory`);
+    throw new InputError(`media dir ${o.mediaDir} does not exist or is not a directory`);
   }
   const paths = statePaths(o.stateDir);
   const releaseLock = takeLock(paths.lock);
+  try {
+    checkAndBackUpDatabase(o.stateDir);
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
   const write = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const logRecord = (record: LogRecord) => write(formatLogLine(o.logFormat ?? 'text', record));
   const log = (message: string) => logRecord({ level: 'error', message });
   const sink: EventSink = (host, level, reason, message) =>
     logRecord({ level: level === 'Warning' ? 'warn' : 'info', host, reason, message });
   const store = new Store(paths.database);
+  // SQLite creates its files with the process umask: make them private like the rest.
+  tighten(o.stateDir);
   const credentials = new CredentialsFile(paths.credentials);
   const apiToken = loadOrCreateToken(paths.apiToken);
   const transitions = new Transitions(store, sink);
@@ -97,6 +117,8 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     kick: () => reconciler.kick(),
   });
   const server: Server = createServer(
+    // Header and request timeouts are enforced by a periodic check: often enough for the limits to hold.
+    { connectionsCheckingInterval: 1000 },
     createHandler({
       apiToken,
       actions,
@@ -110,7 +132,12 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
       },
     }),
   );
+  const limits = { ...DEFAULT_HTTP_LIMITS, ...o.httpLimits };
   server.keepAliveTimeout = 5000;
+  server.maxConnections = limits.maxConnections;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.timeout = limits.idleTimeoutMs;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -151,33 +178,4 @@ function loadOrCreateToken(file: string): string {
   const token = randomBytes(32).toString('base64url');
   writeFileAtomic(file, `${token}\n`, 0o600);
   return token;
-}
-
-/** One service per state dir: two reconcilers would drive the same BMCs twice. A dead owner's lock is taken over. */
-function takeLock(file: string): () => void {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return () => rmSync(file, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const pid = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new OperationError(`another outpost service (pid ${pid}) is using this state dir (${file})`);
-      }
-      rmSync(file, { force: true });
-    }
-  }
-  throw new OperationError(`cannot take the lock ${file}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -42,7 +42,8 @@ export class MediaServer {
   }
 
   /**
-   * Opens a media file for reading: the last component is never followed if it is a symlink (O_NOFOLLOW),
+   * Opens a media file for reading: a symlink is never followed blindly (O_NOFOLLOW; a link is resolved and
+   * its target opened only when the target is inside the media dir),
    * a FIFO cannot block the open (O_NONBLOCK), and what was actually opened is checked afterwards (its
    * path in /proc/self/fd must be inside the media dir, fstat must say regular file), so a link swapped in
    * between the check and the open cannot serve a file from elsewhere (e.g. the state dir's API token).
@@ -53,12 +54,26 @@ export class MediaServer {
     const candidate = path.resolve(this.dir, name);
     if (!candidate.startsWith(this.dir + path.sep)) return undefined;
     let root: string;
-    let fd: number;
     try {
       root = realpathSync(this.dir);
-      fd = openSync(candidate, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch {
       return undefined;
+    }
+    let fd: number;
+    const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+    try {
+      fd = openSync(candidate, flags);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ELOOP') return undefined;
+      // The name is a symlink: allowed only when it resolves to a file inside the media dir (e.g.
+      // `site-latest.raw -> site-2.raw`); its target is opened, and checked again below, without following.
+      try {
+        const target = realpathSync(candidate);
+        if (!target.startsWith(`${root}${path.sep}`)) return undefined;
+        fd = openSync(target, flags);
+      } catch {
+        return undefined;
+      }
     }
     try {
       const stats = fstatSync(fd);

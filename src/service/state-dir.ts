@@ -102,10 +102,11 @@ export function processStartTime(pid: number): number | undefined {
   return Number.isFinite(start) ? start : undefined;
 }
 
+/** The process runs outpost: its command line has the `outpost` program (or bin/outpost.js) in it. */
 function isOutpost(pid: number): boolean {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.some((arg) => /outpost/.test(path.basename(arg)) || /\boutpost\b/.test(arg));
+    return argv.slice(0, 3).some((arg) => ['outpost', 'outpost.js'].includes(path.basename(arg)));
   } catch {
     return false;
   }

@@ -33,8 +33,12 @@ export interface ActionContext {
 }
 
 /** The user's requests on hosts; each is checked against the host's state and saved in one transaction. */
+/** Hosts saved per transaction by an import; other requests are served between batches. */
+const IMPORT_BATCH = 50;
+
 export class HostActions {
   private readonly c: ActionContext;
+  private imports: Promise<unknown> = Promise.resolve();
 
   constructor(context: ActionContext) {
     this.c = context;
@@ -47,12 +51,24 @@ export class HostActions {
   }
 
   /**
-   * Adds new hosts and updates existing ones. Credentials are written first (one atomic write), so a crash
-   * never leaves a host in the database without them. A host whose BMC or credentials changed registers
-   * again unless it is provisioned (then the new values are used from the next operation on).
+   * Adds new hosts and updates existing ones. Imports run one at a time (the check that no other host has
+   * the same BMC or boot MAC must see the previous import's hosts). A refused import writes nothing.
+   * Credentials are written first (one atomic write), so a crash never leaves a host in the database
+   * without them; hosts are then saved in batches, yielding to other requests in between, so a large import
+   * never holds up the service for long (an import cut short by a crash is completed by sending it again).
+   * A host whose BMC or credentials changed registers again unless it is provisioned (then the new values are
+   * used from the next operation on).
    */
-  import(hosts: InventoryHost[]): { created: string[]; updated: string[]; unchanged: string[] } {
-    const { store, transitions, credentials } = this.c;
+  import(hosts: InventoryHost[]): Promise<{ created: string[]; updated: string[]; unchanged: string[] }> {
+    const run = this.imports.then(() => this.importNow(hosts));
+    this.imports = run.catch(() => {});
+    return run;
+  }
+
+  private async importNow(
+    hosts: InventoryHost[],
+  ): Promise<{ created: string[]; updated: string[]; unchanged: string[] }> {
+    const { store, credentials } = this.c;
     const conflicts = conflictsWithExisting(
       hosts.map((h) => h.spec),
       store.listHosts().map((h) => h.spec),
@@ -68,36 +84,47 @@ export class HostActions {
         .map((h) => h.spec.name),
     );
     credentials.setMany(Object.fromEntries(hosts.map((h) => [h.spec.name, h.credentials])));
-    store.transaction(() => {
-      for (const { spec } of hosts) {
-        const existing = store.getHost(spec.name);
-        if (!existing) {
-          transitions.create(spec);
-          result.created.push(spec.name);
-          continue;
+    for (let start = 0; start < hosts.length; start += IMPORT_BATCH) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      store.transaction(() => {
+        for (const { spec } of hosts.slice(start, start + IMPORT_BATCH)) {
+          this.importOne(spec, changedCredentials.has(spec.name), result);
         }
-        const bmcChanged =
-          JSON.stringify(existing.spec.bmc) !== JSON.stringify(spec.bmc) || changedCredentials.has(spec.name);
-        if (!bmcChanged && JSON.stringify(existing.spec) === JSON.stringify(spec)) {
-          result.unchanged.push(spec.name);
-          continue;
-        }
-        result.updated.push(spec.name);
-        const reRegister = bmcChanged && ['registering', 'inspecting', 'available'].includes(existing.state);
-        if (reRegister)
-          transitions.enter(existing, 'registering', 'BMC settings changed: registering again', { spec });
-        else {
-          const { error: _retryNow, ...rest } = existing;
-          transitions.save(bmcChanged ? { ...rest, spec } : { ...existing, spec }, {
-            level: 'Normal',
-            reason: 'Updated',
-            message: bmcChanged ? 'BMC settings updated' : 'host settings updated',
-          });
-        }
-      }
-    });
-    this.c.kick();
+      });
+      this.c.kick();
+    }
     return result;
+  }
+
+  private importOne(
+    spec: InventoryHost['spec'],
+    credentialsChanged: boolean,
+    result: { created: string[]; updated: string[]; unchanged: string[] },
+  ): void {
+    const { store, transitions } = this.c;
+    const existing = store.getHost(spec.name);
+    if (!existing) {
+      transitions.create(spec);
+      result.created.push(spec.name);
+      return;
+    }
+    const bmcChanged = JSON.stringify(existing.spec.bmc) !== JSON.stringify(spec.bmc) || credentialsChanged;
+    if (!bmcChanged && JSON.stringify(existing.spec) === JSON.stringify(spec)) {
+      result.unchanged.push(spec.name);
+      return;
+    }
+    result.updated.push(spec.name);
+    const reRegister = bmcChanged && ['registering', 'inspecting', 'available'].includes(existing.state);
+    if (reRegister)
+      transitions.enter(existing, 'registering', 'BMC settings changed: registering again', { spec });
+    else {
+      const { error: _retryNow, ...rest } = existing;
+      transitions.save(bmcChanged ? { ...rest, spec } : { ...existing, spec }, {
+        level: 'Normal',
+        reason: 'Updated',
+        message: bmcChanged ? 'BMC settings updated' : 'host settings updated',
+      });
+    }
   }
 
   remove(name: string): void {

@@ -4,7 +4,7 @@ import { formatDiagnostic } from '../common/diagnostics.ts';
 import { ActionError, type HostActions } from './actions.ts';
 import { applyReport, parseReport, tokenMatches } from './callbacks.ts';
 import type { CredentialsFile } from './credentials.ts';
-import { parseInventoryOffThread } from './inventory-parser.ts';
+import type { InventoryParser } from './inventory-parser.ts';
 import type { MediaServer } from './media.ts';
 import type { Store } from './store.ts';
 import type { Transitions } from './transitions.ts';
@@ -18,6 +18,8 @@ export interface ApiContext {
   transitions: Transitions;
   credentials: CredentialsFile;
   media: MediaServer;
+  /** Parses inventories sent to the API, off the event loop. */
+  inventoryParser: InventoryParser;
   /** A failed installer/first-boot report: rewinds provisioning with backoff. */
   onReportedFailure: (host: HostRecord, message: string) => void;
 }
@@ -105,14 +107,14 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse,
  */
 async function importHosts(ctx: ApiContext, req: IncomingMessage, res: ServerResponse) {
   const text = (await readBody(req, MAX_IMPORT_BODY)).toString('utf8');
-  const result = await parseInventoryOffThread(text);
+  const result = await ctx.inventoryParser.parse(text);
   if (result.diagnostics.length) {
     return send(res, 400, {
       error: `the inventory has ${result.diagnostics.length} problem(s)`,
       problems: result.diagnostics.map((d) => ({ ...d, text: formatDiagnostic(d) })),
     });
   }
-  return send(res, 200, ctx.actions.import(result.hosts));
+  return send(res, 200, await ctx.actions.import(result.hosts));
 }
 
 async function handleCallback(

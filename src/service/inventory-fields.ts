@@ -117,7 +117,8 @@ export function checkNetworkData(
         file: at.file,
         line: d.line + lineShift,
         col: d.col + colShift,
-        path: [cursor.path, d.path].filter(Boolean).join('.'),
+        // Inside the inventory the field's path leads to it; a file of its own has its own paths.
+        path: at.file === cursor.source.file ? [cursor.path, d.path].filter(Boolean).join('.') : d.path,
       });
     } else
       cursor.error(`network data (${origin}) line ${d.line}: ${d.path ? `${d.path}: ` : ''}${d.message}`);

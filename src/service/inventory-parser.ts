@@ -3,57 +3,88 @@ import type { Diagnostic } from '../common/diagnostics.ts';
 import { ActionError } from './actions.ts';
 import type { InventoryHost } from './types.ts';
 
-/** Bounds for parsing an inventory sent to the API: time and memory of the worker that parses it. */
+/** Bounds for parsing one inventory sent to the API: time and memory of the worker that parses it. */
 const PARSE_TIMEOUT_MS = 30_000;
 const PARSE_HEAP_MB = 256;
 
-let queue: Promise<unknown> = Promise.resolve();
+type Parsed = { hosts: InventoryHost[]; diagnostics: Diagnostic[] };
 
 /**
- * Parses an inventory request body off the event loop (see inventory-worker.ts), one at a time, so a burst
- * of imports queues instead of starting a thread each.
+ * Parses inventory request bodies off the event loop (see inventory-worker.ts), one at a time in one
+ * long-lived worker (starting a thread costs more than parsing a small inventory). A parse that runs too
+ * long or needs too much memory ends that worker; the next parse starts a new one.
  */
-export function parseInventoryOffThread(
-  text: string,
-): Promise<{ hosts: InventoryHost[]; diagnostics: Diagnostic[] }> {
-  const run = queue.then(() => parseInWorker(text));
-  queue = run.catch(() => {});
-  return run;
-}
+export class InventoryParser {
+  private worker: Worker | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private nextId = 0;
 
-function parseInWorker(text: string): Promise<{ hosts: InventoryHost[]; diagnostics: Diagnostic[] }> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./inventory-worker.ts', import.meta.url), {
-      workerData: { text },
-      resourceLimits: { maxOldGenerationSizeMb: PARSE_HEAP_MB },
-    });
-    let settled = false;
-    const finish = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      void worker.terminate();
-      fn();
-    };
-    const timer = setTimeout(
-      () =>
-        finish(() =>
+  parse(text: string): Promise<Parsed> {
+    const run = this.queue.then(() => this.parseNow(text));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.terminate();
+  }
+
+  private parseNow(text: string): Promise<Parsed> {
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const done = (fn: () => void) => {
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        fn();
+      };
+      const discard = () => {
+        if (this.worker === worker) this.worker = undefined;
+        void worker.terminate();
+      };
+      const onMessage = (message: Parsed & { id: number }) => {
+        if (message.id !== id) return;
+        done(() => resolve({ hosts: message.hosts, diagnostics: message.diagnostics }));
+      };
+      const onError = (error: Error) => {
+        discard();
+        done(() =>
+          reject(
+            (error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
+              ? new ActionError(413, `the inventory needs more than ${PARSE_HEAP_MB} MiB to read`)
+              : error,
+          ),
+        );
+      };
+      const onExit = (code: number) => {
+        discard();
+        done(() => reject(new Error(`inventory parser exited with code ${code} without an answer`)));
+      };
+      const timer = setTimeout(() => {
+        discard();
+        done(() =>
           reject(new ActionError(413, `the inventory took more than ${PARSE_TIMEOUT_MS / 1000} s to read`)),
-        ),
-      PARSE_TIMEOUT_MS,
-    );
-    worker.once('message', (result) => finish(() => resolve(result)));
-    worker.once('error', (error) =>
-      finish(() =>
-        reject(
-          (error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
-            ? new ActionError(413, `the inventory needs more than ${PARSE_HEAP_MB} MiB to read`)
-            : error,
-        ),
-      ),
-    );
-    worker.once('exit', (code) =>
-      finish(() => reject(new Error(`inventory parser exited with code ${code} without an answer`))),
-    );
-  });
+        );
+      }, PARSE_TIMEOUT_MS);
+      worker.on('message', onMessage);
+      worker.once('error', onError);
+      worker.once('exit', onExit);
+      worker.postMessage({ id, text });
+    });
+  }
+
+  private ensureWorker(): Worker {
+    if (!this.worker) {
+      this.worker = new Worker(new URL('./inventory-worker.ts', import.meta.url), {
+        resourceLimits: { maxOldGenerationSizeMb: PARSE_HEAP_MB },
+      });
+      // An idle parser never keeps the process alive.
+      this.worker.unref();
+    }
+    return this.worker;
+  }
 }

@@ -1,11 +1,10 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { parseInventory } from './inventory.ts';
 
 /**
- * Parses an inventory sent to the API in a worker thread: a large or deliberately slow YAML document then
+ * Parses inventories sent to the API in a worker thread: a large or deliberately slow YAML document then
  * costs this thread's time, not the event loop's, so other requests keep being answered.
  */
-const { text } = workerData as { text: string };
 
 /**
  * The CLI already resolved ${ENV} references on the user's side; a `${...}` still in a value sent to the API is
@@ -17,5 +16,9 @@ function refuseFileReads(file: string): string {
   throw Object.assign(new Error(`files are read by the CLI, not the server: ${file}`), { code: 'ENOTSUP' });
 }
 
-const result = parseInventory([{ file: 'request', text, readFile: refuseFileReads }], { env: LITERAL_ENV });
-parentPort!.postMessage({ hosts: result.hosts, diagnostics: result.diagnostics });
+parentPort!.on('message', ({ id, text }: { id: number; text: string }) => {
+  const result = parseInventory([{ file: 'request', text, readFile: refuseFileReads }], {
+    env: LITERAL_ENV,
+  });
+  parentPort!.postMessage({ id, hosts: result.hosts, diagnostics: result.diagnostics });
+});

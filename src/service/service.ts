@@ -9,6 +9,7 @@ import { CredentialsFile } from './credentials.ts';
 import { type BmcDriver, redfishDriver } from './driver.ts';
 import { writeFileAtomic } from './files.ts';
 import { HostMedia } from './host-media.ts';
+import { InventoryParser } from './inventory-parser.ts';
 import { DEFAULT_TIMING, type Timing } from './lifecycle.ts';
 import { formatLogLine, type LogFormat, type LogRecord } from './log.ts';
 import { MediaServer } from './media.ts';
@@ -116,6 +117,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     },
     kick: () => reconciler.kick(),
   });
+  const inventoryParser = new InventoryParser();
   const server: Server = createServer(
     // Header and request timeouts are enforced by a periodic check: often enough for the limits to hold.
     { connectionsCheckingInterval: 1000 },
@@ -126,6 +128,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
       transitions,
       credentials,
       media,
+      inventoryParser,
       onReportedFailure: (host, message) => {
         transitions.stepFailed(host, message, timing, { restartStep: 'power-off' });
         reconciler.kick();
@@ -163,6 +166,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await inventoryParser.close();
       store.close();
       releaseLock();
     },

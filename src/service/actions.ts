@@ -83,7 +83,7 @@ export class HostActions {
         })
         .map((h) => h.spec.name),
     );
-    credentials.setMany(Object.fromEntries(hosts.map((h) => [h.spec.name, h.credentials])));
+    await credentials.setMany(Object.fromEntries(hosts.map((h) => [h.spec.name, h.credentials])));
     for (let start = 0; start < hosts.length; start += IMPORT_BATCH) {
       if (start > 0) await new Promise((resolve) => setImmediate(resolve));
       store.transaction(() => {
@@ -127,12 +127,12 @@ export class HostActions {
     }
   }
 
-  remove(name: string): void {
+  async remove(name: string): Promise<void> {
     const host = this.get(name);
     const refused = refuseAction('delete', host);
     if (refused) throw new ActionError(409, refused);
     this.c.store.deleteHost(name);
-    this.c.credentials.delete(name);
+    await this.c.credentials.delete(name);
   }
 
   provision(name: string, request: { image?: unknown; consumer?: unknown }): HostRecord {

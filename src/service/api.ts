@@ -76,7 +76,7 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse,
     case 'GET ':
       return send(res, 200, hostView(actions.get(name), credentials));
     case 'DELETE ':
-      actions.remove(name);
+      await actions.remove(name);
       return send(res, 200, { deleted: name });
     case 'GET events':
       actions.get(name);

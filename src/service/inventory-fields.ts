@@ -127,18 +127,23 @@ export function checkNetworkData(
 }
 
 /**
- * nmstate written inline as YAML under `networkData:`: checked where it stands in the inventory (the
- * source text padded to its line and column, so positions are the inventory's), returned as written.
+ * nmstate written inline as YAML under `networkData:`: checked where it stands in the inventory (positions
+ * are the inventory's), returned as written.
  */
 export function readInlineNetworkData(cursor: YamlCursor): string | undefined {
   const range = cursor.node?.range;
   if (!range) return undefined;
   const [line, col] = cursor.position();
   const source = cursor.source.text.slice(range[0], range[1]);
-  const padded = `${'\n'.repeat(line - 1)}${' '.repeat(col - 1)}${source}`;
-  const parsed = parseHostFile(cursor.source.file, padded);
+  // Padded to its column (later lines keep theirs); lines are shifted afterwards, not padded, so checking
+  // every host's network data stays linear in the inventory's size.
+  const parsed = parseHostFile(cursor.source.file, `${' '.repeat(col - 1)}${source}`);
   for (const d of parsed.diagnostics) {
-    cursor.source.diagnostics.push({ ...d, path: [cursor.path, d.path].filter(Boolean).join('.') });
+    cursor.source.diagnostics.push({
+      ...d,
+      line: d.line + line - 1,
+      path: [cursor.path, d.path].filter(Boolean).join('.'),
+    });
   }
   if (!parsed.state) return undefined;
   // The same text, without the indentation it had in the inventory.

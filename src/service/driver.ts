@@ -47,6 +47,7 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
         ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
         ...(opts.retry !== undefined && { retry: opts.retry }),
         ...(opts.powerTimeoutMs !== undefined && { powerTimeoutMs: opts.powerTimeoutMs }),
+        ...(target.signal && { signal: target.signal }),
       });
     },
   };

@@ -4,6 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startService } from '../../src/service/service.ts';
 import { processStartTime } from '../../src/service/state-dir.ts';
 import {
   clientFor,
@@ -194,6 +195,43 @@ describe('the service process', () => {
       expect(hosts.map((h) => [h.state, h.error])).toEqual(Array(5).fill(['registering', undefined]));
       await waitFor('the interrupted steps to be resumed', () => connections >= before + 5);
       await restarted.kill('SIGTERM');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      blackhole.close();
+    }
+  });
+  it('stopping aborts the requests under way to BMCs that never answer: their connections are closed', async () => {
+    const sockets: Socket[] = [];
+    const closed: Socket[] = [];
+    const blackhole: Server = createServer((socket) => {
+      sockets.push(socket);
+      socket.once('close', () => closed.push(socket));
+      socket.resume(); // read (and drop) what arrives, so the client's close is seen
+    });
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
+    const port = (blackhole.address() as { port: number }).port;
+    const stateDir = path.join(tmp.dir, 'abort');
+    const service = await startService({ stateDir, mediaDir, host: '127.0.0.1', port: 0, log: () => {} });
+    try {
+      await clientFor(service.url, stateDir).request('POST', '/hosts', {
+        hosts: Array.from({ length: 3 }, (_, i) => ({
+          name: `silent-${i}`,
+          bmc: {
+            address: `redfish-virtualmedia+http://127.0.0.1:${port}/redfish/v1/Systems/${i}`,
+            username: 'u',
+            password: 'p',
+          },
+        })),
+      });
+      await waitFor('3 requests open to the silent BMCs', () => sockets.length >= 3);
+      const stopping = Date.now();
+      await service.close();
+      expect(Date.now() - stopping).toBeLessThan(3000);
+      // The service (still running in this process) let go of every connection: the requests were
+      // cancelled, not merely forgotten until the process exits.
+      await waitFor('the connections to the silent BMCs to close', () => closed.length === sockets.length, {
+        timeoutMs: 3000,
+      });
     } finally {
       for (const socket of sockets) socket.destroy();
       blackhole.close();

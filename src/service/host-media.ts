@@ -13,6 +13,7 @@ import {
 } from '../installer/iso.ts';
 import { locateInstallerKernel } from '../installer/kernel.ts';
 import { type HostConfig, hostConfigPath } from './callbacks.ts';
+import { stepIndex } from './lifecycle.ts';
 import type { MediaServer } from './media.ts';
 import type { HostRecord, HostSpec } from './types.ts';
 
@@ -25,6 +26,24 @@ export const HOST_MEDIA_DIR = 'hosts';
  */
 export function newHostIsoName(): string {
   return `${HOST_MEDIA_DIR}/${randomBytes(16).toString('hex')}.iso`;
+}
+
+/**
+ * Whether a per-host ISO may be served now: only while it is inserted at its host's BMC (from the
+ * `insert-media` step, when the BMC first reads it, until it is ejected). Other media-dir files: always.
+ */
+export function installerIsoServable(
+  name: string,
+  hostWithIso: (name: string) => HostRecord | undefined,
+): boolean {
+  if (!name.startsWith(`${HOST_MEDIA_DIR}/`)) return true;
+  const host = hostWithIso(name);
+  if (!host) return false;
+  if (host.state === 'deprovisioning') return true;
+  return (
+    host.state === 'provisioning' &&
+    stepIndex('provisioning', host.step) >= stepIndex('provisioning', 'insert-media')
+  );
 }
 
 function hostIsoName(host: HostRecord): string {

@@ -21,9 +21,12 @@ import { pipeline } from 'node:stream/promises';
 export class MediaServer {
   private readonly dir: string;
   private readonly checksums = new Map<string, { key: string; digest: Promise<string> }>();
+  private readonly mayServe: (name: string) => boolean;
 
-  constructor(dir: string) {
+  /** `mayServe` decides, per request, whether a file that exists may be served now (default: yes). */
+  constructor(dir: string, mayServe: (name: string) => boolean = () => true) {
     this.dir = path.resolve(dir);
+    this.mayServe = mayServe;
   }
 
   /**
@@ -89,6 +92,11 @@ export class MediaServer {
   async handle(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    const served = name.endsWith('.sha256') ? name.slice(0, -'.sha256'.length) : name;
+    if (!this.mayServe(served)) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`no such file: ${name}\n`);
       return;
     }
     const opened = this.open(name);

@@ -8,7 +8,7 @@ import { createHandler } from './api.ts';
 import { CredentialsFile } from './credentials.ts';
 import { type BmcDriver, redfishDriver } from './driver.ts';
 import { writeFileAtomic } from './files.ts';
-import { HostMedia } from './host-media.ts';
+import { HostMedia, installerIsoServable } from './host-media.ts';
 import { InventoryParser } from './inventory-parser.ts';
 import { DEFAULT_TIMING, type Timing } from './lifecycle.ts';
 import { formatLogLine, type LogFormat, type LogRecord } from './log.ts';
@@ -88,7 +88,9 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
   const apiToken = loadOrCreateToken(paths.apiToken);
   const transitions = new Transitions(store, sink);
   const timing: Timing = { ...DEFAULT_TIMING, ...o.timing };
-  const media = new MediaServer(o.mediaDir);
+  const media = new MediaServer(o.mediaDir, (name) =>
+    installerIsoServable(name, (iso) => store.hostWithInstallerIso(iso)),
+  );
   let advertiseUrl = o.advertiseUrl ?? '';
   const hostUrl = () => o.hostUrl ?? advertiseUrl;
   const hostMedia = new HostMedia({ stateDir: o.stateDir, mediaDir: o.mediaDir, media, hostUrl });

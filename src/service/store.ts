@@ -97,6 +97,14 @@ export class Store {
     return row ? (JSON.parse(row.record) as HostRecord) : undefined;
   }
 
+  /** The host whose installer ISO has this media-dir name, if any. */
+  hostWithInstallerIso(name: string): HostRecord | undefined {
+    const row = this.sql(
+      "SELECT record FROM hosts WHERE json_extract(record, '$.provisioning.installerIso') = ?",
+    ).get(name) as { record: string } | undefined;
+    return row ? (JSON.parse(row.record) as HostRecord) : undefined;
+  }
+
   putHost(host: HostRecord): void {
     this.sql(
       `INSERT INTO hosts (name, id, record, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)

@@ -16,7 +16,7 @@ import {
 
 // Finding: the per-host installer ISO carries the host's callback token and was served at a guessable URL
 // (`/media/hosts/<host name>.iso`) while inserted. Now its name is 128 random bits, new at each provisioning,
-// the file exists only from when it is built until the media is ejected, and its URL is never logged.
+// it is served only while inserted at its host's BMC (and deleted at the eject), and its URL is never logged.
 const tmp = tempDir('sec-host-iso');
 const stateDir = path.join(tmp.dir, 'state');
 const mediaDir = path.join(tmp.dir, 'media');
@@ -42,6 +42,11 @@ const status = async (url: string) => (await fetch(url, { method: 'HEAD' })).sta
 describe('per-host installer ISO', () => {
   it('is served at an unguessable URL, only while inserted, and the URL is never logged', async () => {
     const api = clientFor(service.url, stateDir);
+    // A per-host ISO that no host has inserted is not served, even though the file is there.
+    const stray = randomBytes(16).toString('hex');
+    mkdirSync(path.join(mediaDir, 'hosts'), { recursive: true });
+    writeFileSync(path.join(mediaDir, 'hosts', `${stray}.iso`), 'stray');
+    expect(await status(`${service.url}/media/hosts/${stray}.iso`)).toBe(404);
     await api.request('POST', '/hosts', inventoryOf(lab));
     await waitFor('host-1 available', async () => (await listHosts(api))[0]?.state === 'available');
     await api.request('POST', '/hosts/host-1/provision', { image: 'site.raw' });

@@ -14,7 +14,7 @@ import { DEFAULT_TIMING, type Timing } from './lifecycle.ts';
 import { formatLogLine, type LogFormat, type LogRecord } from './log.ts';
 import { MediaServer } from './media.ts';
 import { Reconciler } from './reconciler.ts';
-import { checkAndBackUpDatabase, prepareStateDir, takeLock, tighten } from './state-dir.ts';
+import { checkAndBackUpDatabase, prepareStateDir, repairDatabase, takeLock, tighten } from './state-dir.ts';
 import { statePaths } from './state-paths.ts';
 import { Store } from './store.ts';
 import { type EventSink, Transitions } from './transitions.ts';
@@ -37,6 +37,8 @@ export interface ServiceOptions {
   log?: (line: string) => void;
   /** `text` (default) or `json`: one JSON object per line, for log collectors. */
   logFormat?: LogFormat;
+  /** Restore the newest good backup of a damaged database first (`serve --repair`), under the lock. */
+  repair?: boolean;
 }
 
 export interface HttpLimits {
@@ -68,16 +70,17 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
   if (!existsSync(o.mediaDir) || !statSync(o.mediaDir).isDirectory()) {
     throw new InputError(`media dir ${o.mediaDir} does not exist or is not a directory`);
   }
+  const write = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const logRecord = (record: LogRecord) => write(formatLogLine(o.logFormat ?? 'text', record));
   const paths = statePaths(o.stateDir);
   const releaseLock = takeLock(paths.lock);
   try {
+    if (o.repair) logRecord({ level: 'info', message: repairDatabase(o.stateDir) });
     checkAndBackUpDatabase(o.stateDir);
   } catch (error) {
     releaseLock();
     throw error;
   }
-  const write = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const logRecord = (record: LogRecord) => write(formatLogLine(o.logFormat ?? 'text', record));
   const log = (message: string) => logRecord({ level: 'error', message });
   const sink: EventSink = (host, level, reason, message) =>
     logRecord({ level: level === 'Warning' ? 'warn' : 'info', host, reason, message });

@@ -78,13 +78,9 @@ export function registerServe(program: Command): void {
       // Loaded here so other commands do not load node:sqlite.
       const { startService } = await import('../../service/service.ts');
       const stateDir = path.resolve(opts.stateDir);
-      if (opts.repair) {
-        const { prepareStateDir, repairDatabase } = await import('../../service/state-dir.ts');
-        prepareStateDir(stateDir);
-        say(repairDatabase(stateDir));
-      }
       const service = await startService({
         logFormat,
+        repair: opts.repair === true,
         stateDir,
         mediaDir: path.resolve(opts.mediaDir),
         host,
@@ -109,7 +105,7 @@ export function registerServe(program: Command): void {
       }, STOP_DEADLINE_MS).unref();
       await service.close();
       say('stopped');
-      // Requests to BMCs that never answer are still open: they end with the process.
+      // Nothing is left to wait for: do not let a straggler (a BMC's socket, a timer) hold up the exit.
       process.exit(0);
     });
 }

@@ -148,6 +148,40 @@ ${bmc(4)}    networkDataFile: net/d.yaml
     ]);
   });
 
+  it('checks a Metal3 network-data Secret the same way, at its position in the manifest', () => {
+    const r = parseInventory([
+      {
+        file: 'bmh.yaml',
+        text: `apiVersion: v1
+kind: Secret
+metadata: { name: creds }
+stringData: { username: root, password: calvin }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: net }
+stringData:
+  networkData: |
+    interfaces:
+      - name: eth0
+        type: wifi
+---
+apiVersion: metal3.io/v1alpha1
+kind: BareMetalHost
+metadata: { name: w1 }
+spec:
+  bmc: { address: "redfish://10.1.1.1/redfish/v1/Systems/1", credentialsName: creds }
+  preprovisioningNetworkDataName: net
+`,
+      },
+    ]);
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual([
+      expect.stringMatching(
+        /^bmh\.yaml:13:15: stringData\.networkData\.interfaces\[0\]\.type: must be one of .*not 'wifi'$/,
+      ),
+    ]);
+  });
+
   it('refuses a YAML merge key (not nmstate) instead of silently turning it into something else', () => {
     const r = parse(`hosts:
   - name: c

@@ -46,7 +46,7 @@ async function importHosts(hosts: object[]): Promise<{ status: number; body: Rec
   }
 }
 
-describe('inventory: one record per machine', () => {
+describe('inventory: one record per machine', { timeout: 60_000 }, () => {
   it('refuses, in a later import, a BMC address (normalised) or boot MAC another host already has', async () => {
     const first = await importHosts([
       host('node-1', 'redfish-virtualmedia+http://127.0.0.1:9/redfish/v1/Systems/1', '52:54:00:00:00:01'),

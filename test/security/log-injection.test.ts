@@ -52,7 +52,7 @@ async function callback(body: object): Promise<number> {
 
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e]/;
 
-describe('log and terminal injection', () => {
+describe('log and terminal injection', { timeout: 120_000 }, () => {
   it('strips control characters from a callback message: no forged line in the log, events or CLI', async () => {
     await service.start();
     const api = clientFor(service.url, stateDir);

@@ -64,7 +64,7 @@ async function started(stateDir: string, extraArgs: string[] = []): Promise<Serv
 
 const mode = (file: string) => statSync(file).mode & 0o777;
 
-describe('the service process', () => {
+describe('the service process', { timeout: 120_000 }, () => {
   it('makes an existing state dir private: the dir and folders 0700, every file 0600', async () => {
     const stateDir = path.join(tmp.dir, 'loose');
     mkdirSync(path.join(stateDir, 'host-config'), { recursive: true, mode: 0o755 });

@@ -72,6 +72,7 @@ describe('soak', () => {
     const started = Date.now();
     const finalDeadline = started + SOAK_MS + 180_000;
     let kills = 0;
+    let killsMidProvisioning = 0;
     const rss: number[] = [];
     const hostile = { sent: 0, refused: 0, accepted: [] as string[] };
     let stopping = false;
@@ -180,6 +181,8 @@ describe('soak', () => {
           await sleep(1000);
         }
         if (Date.now() - started >= SOAK_MS) break;
+        const before = await listHosts(api()).catch(() => []);
+        if (before.some((h) => h.state !== 'provisioned')) killsMidProvisioning++;
         await service.kill('SIGKILL');
         kills++;
         await service.start();
@@ -256,12 +259,14 @@ describe('soak', () => {
     const forged = service.output.split('\n').filter((l) => /forged|\u001b/.test(l));
     const steady = rss.slice(Math.floor(rss.length / 4));
     const figures =
-      `soak: seed ${seed}; ${((Date.now() - started) / 1000).toFixed(0)} s; ${kills} SIGKILLs survived; ` +
+      `soak: seed ${seed}; ${((Date.now() - started) / 1000).toFixed(0)} s; ${kills} SIGKILLs survived ` +
+      `(${killsMidProvisioning} while hosts were still being worked on); ` +
       `${final.length} hosts provisioned; ${doubleBoots.length} double boots; ${hostile.refused} of ` +
       `${hostile.sent} hostile requests refused; service RSS max ${Math.max(...rss).toFixed(0)} MiB ` +
       `(median ${steady.sort((a, b) => a - b)[Math.floor(steady.length / 2)]?.toFixed(0)} MiB, ${rss.length} samples)`;
     process.stdout.write(`${figures}\n`);
     expect(kills).toBeGreaterThanOrEqual(Math.floor(SOAK_MS / 40_000));
+    expect(killsMidProvisioning, figures).toBeGreaterThanOrEqual(1);
     expect(final.map((h) => h.name).sort()).toEqual(lab.hosts.map((h) => h.name).sort());
     expect(
       doubleBoots.map((h) => h.name),

@@ -23,7 +23,10 @@ export class MediaServer {
   private readonly checksums = new Map<string, { key: string; digest: Promise<string> }>();
   private readonly mayServe: (name: string) => boolean;
 
-  /** `mayServe` decides, per request, whether a file that exists may be served now (default: yes). */
+  /**
+   * `mayServe` decides, per request, whether a file that exists may be served now (default: yes); it is
+   * asked with the file's real path relative to the media dir, so a link cannot get around it.
+   */
   constructor(dir: string, mayServe: (name: string) => boolean = () => true) {
     this.dir = path.resolve(dir);
     this.mayServe = mayServe;
@@ -51,7 +54,7 @@ export class MediaServer {
    * path in /proc/self/fd must be inside the media dir, fstat must say regular file), so a link swapped in
    * between the check and the open cannot serve a file from elsewhere (e.g. the state dir's API token).
    */
-  private open(name: string): { fd: number; file: string; stats: Stats } | undefined {
+  private open(name: string): { fd: number; file: string; relative: string; stats: Stats } | undefined {
     if (!name || name.split('/').some((part) => part === '' || part.startsWith('.'))) return undefined;
     if (name.includes('\0')) return undefined;
     const candidate = path.resolve(this.dir, name);
@@ -81,7 +84,12 @@ export class MediaServer {
     try {
       const stats = fstatSync(fd);
       const file = readlinkSync(`/proc/self/fd/${fd}`);
-      if (stats.isFile() && file.startsWith(root + path.sep)) return { fd, file, stats };
+      const relative = file.slice(root.length + 1);
+      // Also through a link: never a hidden file, and only what may be served now.
+      const visible = !relative.split('/').some((part) => part.startsWith('.'));
+      if (stats.isFile() && file.startsWith(root + path.sep) && visible && this.mayServe(relative)) {
+        return { fd, file, relative, stats };
+      }
     } catch {
       // fall through: refused
     }
@@ -92,11 +100,6 @@ export class MediaServer {
   async handle(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('method not allowed\n');
-      return;
-    }
-    const served = name.endsWith('.sha256') ? name.slice(0, -'.sha256'.length) : name;
-    if (!this.mayServe(served)) {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`no such file: ${name}\n`);
       return;
     }
     const opened = this.open(name);

@@ -32,6 +32,12 @@ beforeAll(async () => {
   // A link that stays inside the media dir still points at a regular file in it: allowed.
   symlinkSync('sub/inside.raw', path.join(mediaDir, 'alias.raw'));
   execFileSync('mkfifo', [path.join(mediaDir, 'pipe.iso')]);
+  // Links that stay inside but lead to what is not served by name: a hidden file, a per-host ISO.
+  writeFileSync(path.join(mediaDir, '.hidden'), 'hidden');
+  symlinkSync('.hidden', path.join(mediaDir, 'peek.iso'));
+  mkdirSync(path.join(mediaDir, 'hosts'));
+  writeFileSync(path.join(mediaDir, 'hosts', `${'ab'.repeat(16)}.iso`), 'token inside');
+  symlinkSync(`hosts/${'ab'.repeat(16)}.iso`, path.join(mediaDir, 'someones-installer.iso'));
 });
 afterAll(async () => {
   await service?.close();
@@ -54,12 +60,17 @@ describe('media server: links and special files', () => {
       'state/api-token',
       'state/credentials.json',
       'passwd',
+      'peek.iso',
+      'someones-installer.iso',
+      'someones-installer.iso.sha256',
     ]) {
       const r = await get(`/media/${name}`);
       expect(r.status, name).toBe(404);
       expect(r.body).not.toContain(apiToken);
       expect(r.body).not.toContain('outside secret');
       expect(r.body).not.toContain('root:');
+      expect(r.body).not.toContain('hidden');
+      expect(r.body).not.toContain('token inside');
     }
     // Encoded traversal is decoded first and then refused the same way.
     for (const name of [

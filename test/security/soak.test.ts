@@ -23,7 +23,7 @@ import {
  */
 const HOSTS = 200;
 const SOAK_MS = Number(process.env.OUTPOST_SOAK_SECONDS ?? 150) * 1000;
-const WAVE = 25;
+const WAVE = 12;
 const tmp = tempDir('soak');
 const stateDir = path.join(tmp.dir, 'state');
 const mediaDir = path.join(tmp.dir, 'media');
@@ -266,7 +266,7 @@ describe('soak', () => {
       `(median ${steady.sort((a, b) => a - b)[Math.floor(steady.length / 2)]?.toFixed(0)} MiB, ${rss.length} samples)`;
     process.stdout.write(`${figures}\n`);
     expect(kills).toBeGreaterThanOrEqual(Math.floor(SOAK_MS / 40_000));
-    expect(killsMidProvisioning, figures).toBeGreaterThanOrEqual(1);
+    expect(killsMidProvisioning, figures).toBeGreaterThanOrEqual(Math.max(1, kills - 1));
     expect(final.map((h) => h.name).sort()).toEqual(lab.hosts.map((h) => h.name).sort());
     expect(
       doubleBoots.map((h) => h.name),

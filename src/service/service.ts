@@ -3,6 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InputError, OperationError } from '../common/diagnostics.ts';
+import { mountConsole } from '../console/index.ts';
 import { HostActions } from './actions.ts';
 import { createHandler } from './api.ts';
 import { CredentialsFile } from './credentials.ts';
@@ -33,6 +34,8 @@ export interface ServiceOptions {
   concurrency?: number;
   /** HTTP limits against slow or too many clients (defaults in DEFAULT_HTTP_LIMITS). */
   httpLimits?: Partial<HttpLimits>;
+  /** Serve /metrics without the API token (default: the token is needed, as for the API). */
+  metricsPublic?: boolean;
   /** Where log lines are printed (never with secrets, never with control characters); default stdout. */
   log?: (line: string) => void;
   /** `text` (default) or `json`: one JSON object per line, for log collectors. */
@@ -123,9 +126,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     kick: () => reconciler.kick(),
   });
   const inventoryParser = new InventoryParser();
-  const server: Server = createServer(
-    // Header and request timeouts are enforced by a periodic check: often enough for the limits to hold.
-    { connectionsCheckingInterval: 1000 },
+  const site = mountConsole(
     createHandler({
       apiToken,
       actions,
@@ -139,8 +140,14 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
         reconciler.kick();
       },
     }),
+    { apiToken, store, mediaDir: o.mediaDir, metricsPublic: o.metricsPublic ?? false },
   );
   const limits = { ...DEFAULT_HTTP_LIMITS, ...o.httpLimits };
+  const server: Server = createServer(
+    // Header and request timeouts are enforced by a periodic check: often enough for the limits to hold.
+    { connectionsCheckingInterval: 1000 },
+    site.handler,
+  );
   server.keepAliveTimeout = 5000;
   server.maxConnections = limits.maxConnections;
   server.headersTimeout = limits.headersTimeoutMs;
@@ -167,6 +174,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     port,
     async close() {
       await reconciler.stop();
+      site.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

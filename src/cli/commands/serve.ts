@@ -14,6 +14,7 @@ interface ServeOptions {
   callbackTimeout: string;
   logFormat: string;
   repair?: boolean;
+  metricsPublic?: boolean;
 }
 
 /** SIGTERM to exit: the docs promise 10 s; the service's own stop takes at most a few of them. */
@@ -52,6 +53,10 @@ export function registerServe(program: Command): void {
       '--repair',
       'if outpost.db is damaged, restore the last good backup (taken at each start) before serving',
     )
+    .option(
+      '--metrics-public',
+      'serve /metrics without the API token (default: Prometheus sends it as a bearer token)',
+    )
     .action(async (opts: ServeOptions) => {
       const { host, port } = parseListen(opts.listen);
       const { formatLogLine, LOG_FORMATS } = await import('../../service/log.ts');
@@ -87,6 +92,7 @@ export function registerServe(program: Command): void {
         port,
         concurrency,
         timing: { backoffBaseMs, callbackTimeoutMs },
+        metricsPublic: opts.metricsPublic === true,
         ...(opts.advertiseUrl && { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
         ...(opts.hostUrl && { hostUrl: opts.hostUrl.replace(/\/$/, '') }),
       });

@@ -168,6 +168,20 @@ function limitParam(url: URL): number {
   return Number.isInteger(n) && n > 0 ? Math.min(n, 100_000) : 1000;
 }
 
+/**
+ * Wraps the service's outermost handler (the console and metrics sit in front of the API): a request target
+ * that is not a URL gets 400 before any handler parses it.
+ */
+export function refuseMalformedTargets(
+  handler: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void,
+) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (!URL.canParse(req.url ?? '/', 'http://service'))
+      return send(res, 400, { error: 'malformed request URL' });
+    return handler(req, res);
+  };
+}
+
 /** The request target as a URL; one that does not parse is the client's error (400), not ours. */
 function parseRequestUrl(target: string | undefined): URL {
   try {
@@ -186,18 +200,42 @@ function decodePart(part: string): string {
   }
 }
 
-/** Reads a body of at most `limit` bytes; a larger one is refused as soon as it is known (413). */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = () => new ActionError(413, `request body larger than ${limit} bytes`);
-  if (Number(req.headers['content-length'] ?? 0) > limit) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw tooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/** How much of a refused body is read and dropped, so the client gets to read the 413 before the close. */
+const DRAIN_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * Reads a body of at most `limit` bytes; a larger one is refused as soon as it is known (413). The rest of a
+ * refused body is read and dropped (up to DRAIN_LIMIT, and within the request timeout) rather than cut off,
+ * since a client still sending would otherwise see its connection reset instead of the answer.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const tooLarge = () => new ActionError(413, `request body larger than ${limit} bytes`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    const refuse = () => {
+      refused = true;
+      chunks.length = 0;
+      reject(tooLarge());
+    };
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (refused) {
+        if (size > DRAIN_LIMIT) req.destroy();
+        return;
+      }
+      if (size > limit) refuse();
+      else chunks.push(chunk);
+    });
+    req.once('end', () => {
+      if (!refused) resolve(Buffer.concat(chunks));
+    });
+    req.once('error', (error) => {
+      if (!refused) reject(error);
+    });
+    if (Number(req.headers['content-length'] ?? 0) > limit) refuse();
+  });
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
@@ -215,7 +253,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(text),
-    // The rest of a refused body is not read: the connection cannot carry another request.
+    // A refused body is not worth keeping the connection for.
     ...(status === 413 && { Connection: 'close' }),
   });
   res.end(text);

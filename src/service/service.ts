@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { InputError, OperationError } from '../common/diagnostics.ts';
 import { mountConsole } from '../console/index.ts';
 import { HostActions } from './actions.ts';
-import { createHandler } from './api.ts';
+import { createHandler, refuseMalformedTargets } from './api.ts';
 import { CredentialsFile } from './credentials.ts';
 import { type BmcDriver, redfishDriver } from './driver.ts';
 import { writeFileAtomic } from './files.ts';
@@ -146,7 +146,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
   const server: Server = createServer(
     // Header and request timeouts are enforced by a periodic check: often enough for the limits to hold.
     { connectionsCheckingInterval: 1000 },
-    site.handler,
+    refuseMalformedTargets(site.handler),
   );
   server.keepAliveTimeout = 5000;
   server.maxConnections = limits.maxConnections;

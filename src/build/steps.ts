@@ -14,7 +14,7 @@
  *   },
  *
  * Rows run in table order. `readOnly` rows also run in a dry run and must write nothing. The facts are
- * known once 'inspect' has run; the root filesystem of the copy is mounted from 'mount' to 'unmount', so
+ * known once 'inspect' has run (the build directory and its log exist from the first step after it); the root filesystem of the copy is mounted from 'mount' to 'unmount', so
  * a step that writes into the image goes between them and finds it at `b.root.mount.dir`. Anything a step
  * acquires (a loop device, a mount, a temporary file, a child process) goes through `b.stack` so it is
  * undone on every exit and recorded in the build journal for `outpost build --cleanup`.
@@ -197,6 +197,7 @@ export class BuildRun {
     this.buildDir = createBuildDir(this.buildRoot, this.started);
     this.log = buildLog(this.buildDir, this.redact);
     this.log(`outpost build of ${this.loaded.file} into ${this.outputPath}`);
+    for (const line of this.reclaimed) this.log(`reclaimed: ${line}`);
   }
 
   progress(id: 'copy' | 'checksum'): Progress | undefined {
@@ -228,19 +229,19 @@ export const BUILD_STEPS: readonly StepDefinition<BuildRun>[] = [
     },
   },
   {
+    id: 'reclaim',
+    title: 'Reclaim leftovers',
+    describe: () =>
+      `of builds that died: loop devices, mounts, processes and temporary files in ${BUILD_JOURNAL_DIR} and next to the output`,
+    run: (b) => reclaimStep(b),
+  },
+  {
     id: 'inspect',
     title: 'Inspect base image',
     readOnly: true,
     describe: (f) =>
       `${f.basePath}: ${f.partitionScheme.toUpperCase()}, root ${rootDescription(f)}, ${f.osName}`,
     run: (b) => inspect(b),
-  },
-  {
-    id: 'reclaim',
-    title: 'Reclaim leftovers',
-    describe: () =>
-      `of builds that died: loop devices, mounts, processes and temporary files in ${BUILD_JOURNAL_DIR} and next to the output`,
-    run: (b) => reclaimStep(b),
   },
   {
     id: 'bundle',
@@ -254,6 +255,7 @@ export const BUILD_STEPS: readonly StepDefinition<BuildRun>[] = [
     id: 'space',
     title: 'Check free space',
     describe: (f) => `next to ${f.outputPath}`,
+    target: (b) => path.dirname(b.outputPath),
     run: (b) => checkFreeSpace(b.basePath, b.outputPath, b.facts),
   },
   {
@@ -412,6 +414,7 @@ export function checkPaths(basePath: string, outputPath: string): void {
 async function inspect(b: BuildRun): Promise<void> {
   const { loaded, basePath, options } = b;
   const root = await openRootFilesystem(b.stack, basePath, { readOnly: true });
+  stopPoint('inspect:mounted');
   try {
     const os = root.osRelease!;
     const engineSource = options.engine && options.engine !== 'auto' ? 'option' : 'detected';
@@ -677,10 +680,10 @@ async function publish(b: BuildRun, checksumLine: string): Promise<void> {
 async function reclaimStep(b: BuildRun): Promise<void> {
   const result = await reclaimLeftovers(BUILD_JOURNAL_DIR, [path.dirname(b.outputPath)]);
   for (const line of result.undone) {
-    b.reclaimed.push(line);
-    b.log(`reclaimed: ${line}`);
+    b.reclaimed.push(line); // logged once the build directory exists
     b.options.onNote?.(`reclaimed: ${line}`);
   }
-  if (result.problems.length)
-    throw new OperationError(`cannot reclaim what a dead build left:\n  ${result.problems.join('\n  ')}`);
+  // What cannot be undone now (a mount kept busy by someone else) stays recorded and is retried by the
+  // next build or --cleanup; it must not stop this build.
+  for (const line of result.problems) b.options.onNote?.(`cannot reclaim (will retry): ${line}`);
 }

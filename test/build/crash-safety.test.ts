@@ -238,7 +238,7 @@ describe('crash safety of outpost build', () => {
     const me = processIdentity(process.pid)!;
     const stale = path.join(site, `.site.raw.partial-${process.pid}`);
     writeFileSync(stale, 'left by a build whose PID is now reused');
-    const journal = path.join(BUILD_JOURNAL_DIR, `${process.pid}-1.jsonl`);
+    const journal = path.join(BUILD_JOURNAL_DIR, `${process.pid}-1-1.jsonl`);
     writeFileSync(
       journal,
       `${JSON.stringify({ op: 'build', pid: process.pid, start: '1', bootId: me.bootId })}\n` +

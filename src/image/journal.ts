@@ -199,8 +199,13 @@ export class Journal {
   async settle(): Promise<string[]> {
     const left = [...this.#entries.values()].filter((e) => !e.released);
     const { problems } = await undoEntries(left, this.dir);
-    closeSync(this.#fd);
-    if (problems.length === 0) unlinkSync(this.file);
+    try {
+      closeSync(this.#fd);
+      // With problems left, the journal stays: once this process is gone, the next build retries.
+      if (problems.length === 0) unlinkSync(this.file);
+    } catch (error) {
+      problems.push(`${this.file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
     return problems;
   }
 }

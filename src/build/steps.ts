@@ -7,17 +7,22 @@
  *   {
  *     id: 'my-step',                             // stable name (report, log, errors, test hooks)
  *     title: 'My step',                          // progress line and plan
- *     appliesWhen: (f) => f.output.type === 'iso', // optional; otherwise listed as skipped, not run
+ *     appliesWhen: (f) => Boolean(f.definition.kubernetes), // optional; else listed as skipped, not run
  *     describe: (f) => 'what it does for this build', // the plan line, from the inspected BuildFacts
  *     target: (b) => b.partial,                  // optional: the path it writes, named on I/O errors
  *     run: async (b) => { ... },                 // the work; state shared through the BuildRun `b`
  *   },
  *
  * Rows run in table order. `readOnly` rows also run in a dry run and must write nothing. The facts are
- * known once 'inspect' has run (the build directory and its log exist from the first step after it); the root filesystem of the copy is mounted from 'mount' to 'unmount', so
- * a step that writes into the image goes between them and finds it at `b.root.mount.dir`. Anything a step
- * acquires (a loop device, a mount, a temporary file, a child process) goes through `b.stack` so it is
- * undone on every exit and recorded in the build journal for `outpost build --cleanup`.
+ * known once 'inspect' has run, and the build directory and its log exist from the first step after
+ * it. The root filesystem of the copy is mounted from 'mount' to 'unmount': a step that writes into the
+ * image goes between them and finds it at `b.root.mount.dir`. Anything a step acquires goes through
+ * `b.stack`, so it is undone on every exit and recorded in the build journal BEFORE it exists (for the
+ * next build and `outpost build --cleanup`, after a SIGKILL): `b.stack.tempFile(path)` before creating a
+ * temporary file (name it after `b.partial`, so it is found by name even without the journal); loop
+ * devices and mounts through image/disk.ts. test/build/crash-safety.test.ts kills the build and fills
+ * its disk as each row starts, so a new row is covered there without a change; `stopPoint('<id>:<what>')`
+ * adds an instant inside a step for it to add.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
@@ -442,6 +447,7 @@ async function inspect(b: BuildRun): Promise<void> {
     });
     const facts: BuildFacts = {
       definitionFile: loaded.file,
+      definition: loaded.definition,
       basePath,
       baseSize,
       outputPath: b.outputPath,

@@ -63,10 +63,10 @@ interface Started {
   stderr: () => string;
 }
 
-function start(env: Record<string, string> = {}): Started {
+function start(env: Record<string, string> = {}, definitionFile = 'definition.yaml'): Started {
   const child = spawn(
     process.execPath,
-    [cli, 'build', '--config-dir', site, '--definition-file', 'definition.yaml'],
+    [cli, 'build', '--config-dir', site, '--definition-file', definitionFile],
     { env: { ...process.env, TMPDIR: path.join(site, 'tmp'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -122,10 +122,11 @@ function leftovers(pid?: number) {
 const nothing = { loops: [], mounts: [], files: [], mountDirs: [], journals: [] };
 
 /** The invariant: an image under the final name only together with its matching checksum. */
-async function expectNoImageWithoutChecksum(): Promise<'none' | 'complete'> {
-  if (!existsSync(image)) return 'none';
-  expect(existsSync(checksum), `${image} exists without ${checksum}`).toBe(true);
-  expect(readFileSync(checksum, 'utf8')).toBe(`${await hashFile(image)}  site.raw\n`);
+async function expectNoImageWithoutChecksum(name = 'site.raw'): Promise<'none' | 'complete'> {
+  const file = path.join(site, name);
+  if (!existsSync(file)) return 'none';
+  expect(existsSync(`${file}.sha256`), `${file} exists without its .sha256`).toBe(true);
+  expect(readFileSync(`${file}.sha256`, 'utf8')).toBe(`${await hashFile(file)}  ${name}\n`);
   return 'complete';
 }
 
@@ -136,12 +137,20 @@ describe('crash safety of outpost build', () => {
   beforeAll(() => {
     const base = makeMbrXfsImage(path.join(work, 'ubuntu.raw'), { grub: true });
     mkdirSync(site);
-    // Room for the copy (7 MiB on disk) plus the 64 MiB reserve of the free-space check.
-    execOrThrow('mount', ['-t', 'tmpfs', '-o', 'size=96m', 'tmpfs', site]);
+    // Room for the copy (7 MiB on disk) plus the 64 MiB reserve of the free-space check, and for the
+    // ISO case its installer base (kernel and initrd, in the build directory's cache) and the ISO.
+    execOrThrow('mount', ['-t', 'tmpfs', '-o', 'size=256m', 'tmpfs', site]);
     mkdirSync(path.join(site, 'base-images'));
     mkdirSync(path.join(site, 'tmp'));
     symlinkSync(base, path.join(site, 'base-images', 'ubuntu.raw'));
     writeFileSync(path.join(site, 'definition.yaml'), definition);
+    writeFileSync(
+      path.join(site, 'iso.yaml'),
+      definition
+        .replace('imageType: raw', 'imageType: iso')
+        .replace('site.raw', 'site.iso')
+        .concat('  isoConfiguration:\n    installDevice: /dev/vda\n'),
+    );
   }, 120_000);
 
   afterAll(() => {
@@ -227,6 +236,42 @@ describe('crash safety of outpost build', () => {
     },
     180_000,
   );
+
+  // The ISO step applies only to imageType: iso, so it gets its own definition here.
+  it('SIGKILL and a full disk as the self-installing ISO is made', async () => {
+    let build = start({ OUTPOST_TEST_STOP_AT: 'installer-iso' }, 'iso.yaml');
+    await stoppedAt(build, 'installer-iso');
+    let pid = build.child.pid!;
+    build.child.kill('SIGKILL');
+    await exitWithin(build, 10_000);
+    const left = leftovers(pid);
+    expect(left.files).toEqual([`.site.iso.partial-${pid}`]);
+    let r = run('--cleanup');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`.site.iso.partial-${pid}`);
+    expect(leftovers(pid)).toEqual(nothing);
+
+    build = start({ OUTPOST_TEST_STOP_AT: 'installer-iso' }, 'iso.yaml');
+    await stoppedAt(build, 'installer-iso');
+    pid = build.child.pid!;
+    spawnSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=1M'], { stdio: 'ignore' });
+    build.child.kill('SIGCONT');
+    expect(await exitWithin(build, 120_000), build.stderr()).toBe(1);
+    rmSync(filler);
+    expect(build.stderr()).toMatch(/error: step "installer-iso" \(Self-installing ISO\) failed on \//);
+    expect(build.stderr()).toMatch(/no space left on device/i);
+    expect(build.stderr()).not.toMatch(/internal error|^\s+at /m);
+    expect(existsSync(path.join(site, 'site.iso'))).toBe(false);
+    expect(leftovers(pid)).toEqual(nothing);
+
+    r = run('--definition-file', 'iso.yaml');
+    expect(r.status, r.stderr).toBe(0);
+    expect(await expectNoImageWithoutChecksum('site.iso')).toBe('complete');
+    rmSync(path.join(site, 'site.iso'));
+    rmSync(path.join(site, 'site.iso.sha256'));
+    killFigures.push('installer-iso (imageType: iso): left 1 file; --cleanup reclaimed it');
+    diskFigures.push(`installer-iso (imageType: iso): ${build.stderr().match(/error: .*/)![0]}`);
+  }, 300_000);
 
   it('leaves a live build alone, and treats a reused PID as dead', async () => {
     const build = start({ OUTPOST_TEST_STOP_AT: 'write-bundle' });

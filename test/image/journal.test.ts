@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isAlive, processIdentity, reclaimDeadBuilds } from '../../src/image/journal.ts';
+import { isAlive, loopDevices, processIdentity, reclaimDeadBuilds } from '../../src/image/journal.ts';
 
 const line = (event: object) => `${JSON.stringify(event)}\n`;
 
@@ -98,5 +98,62 @@ describe('build journals', () => {
     expect(readdirSync(journals).sort()).toEqual(
       [`${deadPid}-5-2.jsonl.reclaiming-${me.pid}-${me.start}`, `${me.pid}-${me.start}-1.jsonl`].sort(),
     );
+  });
+
+  it("stops a dead build's child that still runs, but not a process that merely reuses its PID", async () => {
+    const child = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const id = processIdentity(child.pid!)!;
+    try {
+      writeFileSync(
+        path.join(journals, `${deadPid}-5-1.jsonl`),
+        line({ op: 'build', pid: deadPid, start: '5', bootId: me.bootId }) +
+          // Same PID as the test process, other start time: another process now; must be spared.
+          line({ op: 'hold', id: 1, resource: { kind: 'process', pid: me.pid, start: '1', command: 'cp' } }) +
+          line({
+            op: 'hold',
+            id: 2,
+            resource: { kind: 'process', pid: id.pid, start: id.start, command: 'cp' },
+          }),
+      );
+      const [result] = await reclaimDeadBuilds(journals);
+      expect(result!.undone).toEqual([`stopped cp (pid ${id.pid})`]);
+      await exited;
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('detaches a loop device by file and offset when the kill came before its name was recorded, and only that one', async () => {
+    const backing = file('disk.img');
+    const other = file('other.img');
+    spawnSync('truncate', ['-s', '8M', backing, other]);
+    const attach = (f: string, offset: number) =>
+      spawnSync('losetup', ['--find', '--show', '--offset', String(offset), f], {
+        encoding: 'utf8',
+      }).stdout.trim();
+    const ours = attach(backing, 1048576);
+    const sameFileOtherOffset = attach(backing, 2097152);
+    const otherFile = attach(other, 1048576);
+    try {
+      writeFileSync(
+        path.join(journals, `${deadPid}-5-1.jsonl`),
+        line({ op: 'build', pid: deadPid, start: '5', bootId: me.bootId }) +
+          line({ op: 'hold', id: 1, resource: { kind: 'loop', file: backing, offset: 1048576 } }) +
+          // A recorded device that now backs another file: someone else's, left alone.
+          line({
+            op: 'hold',
+            id: 2,
+            resource: { kind: 'loop', file: backing, offset: 1048576, device: otherFile },
+          }),
+      );
+      const [result] = await reclaimDeadBuilds(journals);
+      expect(result!.undone).toEqual([`detached ${ours} (${backing} at byte 1048576)`]);
+      const attached = loopDevices().map((l) => l.name);
+      expect(attached).not.toContain(ours);
+      expect(attached).toEqual(expect.arrayContaining([sameFileOtherOffset, otherFile]));
+    } finally {
+      for (const device of [ours, sameFileOtherOffset, otherFile]) spawnSync('losetup', ['--detach', device]);
+    }
   });
 });

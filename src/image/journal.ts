@@ -350,14 +350,21 @@ async function undo(r: Resource, journalDir: string): Promise<string | undefined
   }
 }
 
-/** Mount points from /proc/self/mounts (octal escapes such as \040 decoded). */
-export function mountPoints(): string[] {
+/** Mounts from /proc/self/mounts: device and mount point (octal escapes such as \040 decoded). */
+export function mounts(): { source: string; target: string }[] {
+  const decode = (field: string) =>
+    field.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8)));
   return readFileSync('/proc/self/mounts', 'utf8')
     .split('\n')
     .filter(Boolean)
-    .map((line) =>
-      line.split(' ')[1]!.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8))),
-    );
+    .map((line) => {
+      const [source, target] = line.split(' ');
+      return { source: decode(source!), target: decode(target!) };
+    });
+}
+
+export function mountPoints(): string[] {
+  return mounts().map((m) => m.target);
 }
 
 function isMountPoint(dir: string): boolean {

@@ -273,6 +273,25 @@ describe('crash safety of outpost build', () => {
     diskFigures.push(`installer-iso (imageType: iso): ${build.stderr().match(/error: .*/)![0]}`);
   }, 300_000);
 
+  it('reclaims by name what a build left whose journal is gone (a builder container taken away)', async () => {
+    const build = start({ OUTPOST_TEST_STOP_AT: 'kernel-args' });
+    await stoppedAt(build, 'kernel-args');
+    const pid = build.child.pid!;
+    build.child.kill('SIGKILL');
+    await exitWithin(build, 10_000);
+    const left = leftovers(pid);
+    expect(left.loops.length).toBe(1);
+    for (const journal of left.journals) rmSync(path.join(BUILD_JOURNAL_DIR, journal));
+    const r = run('--cleanup');
+    expect(r.status, r.stderr).toBe(0);
+    for (const item of [...left.loops, ...left.mounts, ...left.files, ...left.mountDirs])
+      expect(r.stdout, `${item} not reported as reclaimed`).toContain(path.basename(item));
+    expect(leftovers(pid)).toEqual(nothing);
+    killFigures.push(
+      `kernel-args, journal deleted: --cleanup reclaimed ${r.stdout.trim().split('\n').length} item(s) by name`,
+    );
+  }, 120_000);
+
   it('leaves a live build alone, and treats a reused PID as dead', async () => {
     const build = start({ OUTPOST_TEST_STOP_AT: 'write-bundle' });
     await stoppedAt(build, 'write-bundle');

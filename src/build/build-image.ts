@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FirstBootEngine } from '../bundle/bundle.ts';
 import { InputError, OperationError } from '../common/diagnostics.ts';
+import { redactValues } from '../common/redact.ts';
 import type { BootConfig } from '../image/boot-config.ts';
 import { Interrupted, withCleanup } from '../image/cleanup.ts';
 import { Journal } from '../image/journal.ts';
@@ -76,7 +77,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
         b.writeReport = () => {
           const file = path.join(b.buildDir!, 'report.json');
           naming(file, () =>
-            writeFileSync(file, `${b.redact(JSON.stringify(report('succeeded'), null, 2))}\n`),
+            writeFileSync(
+              file,
+              `${JSON.stringify(redactValues(report('succeeded'), b.loaded.secrets), null, 2)}\n`,
+            ),
           );
         };
         for (const [index, step] of BUILD_STEPS.entries()) {
@@ -112,7 +116,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
         if (!plan.length) plan = planBuild(BUILD_STEPS, b.facts);
         if (options.dryRun) return report('planned');
         b.log('build succeeded');
-        return JSON.parse(b.redact(JSON.stringify(report('succeeded')))) as BuildReport;
+        return redactValues(report('succeeded'), b.loaded.secrets);
       },
       { journal: openJournal() },
     );

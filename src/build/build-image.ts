@@ -4,7 +4,8 @@
  * name next to its final path and published when complete. Every mount and loop device sits on a cleanup
  * stack that unwinds on success, error and SIGINT/SIGTERM.
  */
-import { writeFileSync } from 'node:fs';
+import { statfsSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FirstBootEngine } from '../bundle/bundle.ts';
 import { InputError, OperationError } from '../common/diagnostics.ts';
@@ -83,7 +84,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
           );
         };
         for (const [index, step] of BUILD_STEPS.entries()) {
-          if (options.dryRun && !step.readOnly) break;
+          if (options.dryRun && !step.readOnly) continue;
           stack.checkpoint();
           current = step.id;
           const facts = b.factsIfKnown;
@@ -101,7 +102,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
           const t0 = performance.now();
           stopPoint(step.id);
           try {
-            if (!step.readOnly) b.openBuildDir();
+            // The build directory appears with the first step that writes once the inputs are known
+            // good: a build refused while loading or inspecting writes nothing.
+            if (!step.readOnly && facts) b.openBuildDir();
             b.log(`== ${step.id}`);
             await step.run(b);
           } catch (error) {
@@ -127,6 +130,34 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     if (error instanceof Error) (error as Error & { step?: string }).step ??= current;
     throw error;
   }
+}
+
+/** Of the directories holding these paths, those whose filesystem has less than 1 MiB left. */
+function fullFilesystems(paths: (string | undefined)[]): string[] {
+  const dirs = new Set<string>();
+  for (const p of paths) {
+    if (!p) continue;
+    // A path like `/x/.site.raw.partial-1 (root filesystem mounted at /tmp/m)`: its first word.
+    const file = p.split(' ')[0]!;
+    for (const dir of [file, path.dirname(file)]) {
+      try {
+        if (statSync(dir).isDirectory()) {
+          dirs.add(dir);
+          break;
+        }
+      } catch {
+        // not there (yet)
+      }
+    }
+  }
+  return [...dirs].filter((dir) => {
+    try {
+      const fs = statfsSync(dir);
+      return fs.bavail * fs.bsize < 2 ** 20;
+    } catch {
+      return false;
+    }
+  });
 }
 
 function openJournal(): Journal {
@@ -196,13 +227,18 @@ function stepFailure(step: StepDefinition<BuildRun>, b: BuildRun, error: unknown
   const system = (error as NodeJS.ErrnoException).syscall !== undefined;
   if (!(error instanceof OperationError) && !system && error.constructor !== Error) return error;
   let target: string | undefined;
+  let partial: string | undefined;
   try {
     target = (error as NodeJS.ErrnoException).path ?? step.target?.(b);
+    partial = b.partial;
   } catch {
-    // The target is not known yet (the step failed before creating it).
+    // Not known yet (the step failed before the definition or the mount was there).
   }
+  // Tools report a full disk in their own words (or not at all): say it plainly when it is the cause.
+  const full = fullFilesystems([target, partial, tmpdir()]);
   const failure = new OperationError(
-    `step "${step.id}" (${step.title}) failed${target ? ` on ${target}` : ''}: ${error.message}`,
+    `step "${step.id}" (${step.title}) failed${target ? ` on ${target}` : ''}: ${error.message}` +
+      (full.length ? `\n(no space left on device: ${full.join(', ')})` : ''),
     { cause: error },
   );
   return failure;

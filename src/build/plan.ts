@@ -4,6 +4,7 @@
  * one step table (steps.ts), which also drives the progress lines and the run.
  */
 import type { FirstBootEngine } from '../bundle/bundle.ts';
+import type { ImageDefinition } from '../definition/types.ts';
 import type { BootConfig } from '../image/boot-config.ts';
 import type { FilesystemInfo } from '../image/filesystem-probe.ts';
 import type { Partition } from '../image/partition-table.ts';
@@ -41,6 +42,8 @@ export interface PlanStep {
 
 export interface BuildFacts {
   definitionFile: string;
+  /** The whole loaded definition, so a step can say when it applies (e.g. only with `kubernetes:`). */
+  definition: ImageDefinition;
   basePath: string;
   baseSize: number;
   outputPath: string;

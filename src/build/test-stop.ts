@@ -4,7 +4,7 @@
  * The crash-safety tests then kill it with SIGKILL (a crash at exactly that point) or fill its disk and
  * let it continue with SIGCONT (a full disk at exactly that point). Points: every step id (as the step
  * starts), `<step id>:done` (its work done, nothing released yet), and the instants inside steps named
- * where `stopPoint` is called (`copy:running`, `publish:synced`, `publish:old-removed`,
+ * where `stopPoint` is called (`inspect:mounted`, `copy:running`, `publish:synced`, `publish:old-removed`,
  * `publish:checksum`).
  */
 export function stopPoint(point: string): void {

@@ -86,7 +86,13 @@ async function makeMountDir(stack: CleanupStack): Promise<{ dir: string; held: H
 }
 
 /** Read-only mounts must not replay a journal either: that would write to the image. */
-const READ_ONLY_OPTIONS: Record<string, string> = { ext4: 'ro,noload', xfs: 'ro,norecovery' };
+const READ_ONLY_OPTIONS: Record<string, string> = { ext4: 'ro,noload', xfs: 'ro,norecovery,nouuid' };
+/**
+ * A copy of an image carries its filesystem's UUID, and xfs refuses to mount a second filesystem with a
+ * mounted one's UUID: without `nouuid`, a base image could not be inspected while another build has its
+ * copy mounted (or a dead build left it mounted).
+ */
+const READ_WRITE_OPTIONS: Record<string, string> = { xfs: 'rw,nouuid' };
 
 export interface Mounted {
   device: string;
@@ -105,7 +111,9 @@ export async function mountDevice(
     await rmdir(dir);
     heldDir.release();
   });
-  const opts = options.readOnly ? (READ_ONLY_OPTIONS[options.fstype] ?? 'ro') : 'rw';
+  const opts = options.readOnly
+    ? (READ_ONLY_OPTIONS[options.fstype] ?? 'ro')
+    : (READ_WRITE_OPTIONS[options.fstype] ?? 'rw');
   const held = stack.hold({ kind: 'mount', dir });
   try {
     await run('mount', ['-t', options.fstype, '-o', opts, device, dir], { log: options.log });

@@ -3,7 +3,7 @@
  * files and directories, child processes — so that what a build killed with SIGKILL (or a power cut)
  * leaves behind can be found and undone by the next build or `outpost build --cleanup`.
  *
- * One file per build, `<dir>/<pid>-<start>.jsonl`, one JSON line per event, each fsynced:
+ * One file per build, `<dir>/<pid>-<start>-<n>.jsonl`, one JSON line per event, each fsynced:
  *   {"op":"build", pid, start, bootId, startedAt}     who wrote it (start: the process start time in
  *                                                      clock ticks after boot, from /proc/PID/stat)
  *   {"op":"hold", id, resource}                        written BEFORE the resource is acquired
@@ -136,14 +136,16 @@ function parseJournal(file: string): JournalFile | undefined {
   }
   if (!owner) {
     // Killed before its first line reached the disk: the file name still says who wrote it.
-    const m = path.basename(file).match(/^(\d+)-(\d+)\.jsonl/);
+    const m = path.basename(file).match(/^(\d+)-(\d+)-\d+\.jsonl/);
     if (!m) return undefined;
     owner = { pid: Number(m[1]), start: m[2]!, bootId: '' };
   }
   return { file, owner, entries: [...entries.values()] };
 }
 
-/** The journal of the running process. */
+let journalsOpened = 0;
+
+/** The journal of one build of the running process. */
 export class Journal {
   readonly file: string;
   readonly dir: string;
@@ -160,7 +162,8 @@ export class Journal {
   static open(dir: string): Journal {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const me = processIdentity(process.pid)!;
-    const file = path.join(dir, `${me.pid}-${me.start}.jsonl`);
+    // Several builds may run in one process (tests, `outpost trial`): one journal each.
+    const file = path.join(dir, `${me.pid}-${me.start}-${++journalsOpened}.jsonl`);
     const fd = openSync(file, 'w', 0o600);
     const journal = new Journal(dir, file, fd);
     journal.#append({ op: 'build', ...me, startedAt: new Date().toISOString() });
@@ -196,8 +199,13 @@ export class Journal {
   async settle(): Promise<string[]> {
     const left = [...this.#entries.values()].filter((e) => !e.released);
     const { problems } = await undoEntries(left, this.dir);
-    closeSync(this.#fd);
-    if (problems.length === 0) unlinkSync(this.file);
+    try {
+      closeSync(this.#fd);
+      // With problems left, the journal stays: once this process is gone, the next build retries.
+      if (problems.length === 0) unlinkSync(this.file);
+    } catch (error) {
+      problems.push(`${this.file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
     return problems;
   }
 }
@@ -342,14 +350,21 @@ async function undo(r: Resource, journalDir: string): Promise<string | undefined
   }
 }
 
-/** Mount points from /proc/self/mounts (octal escapes such as \040 decoded). */
-export function mountPoints(): string[] {
+/** Mounts from /proc/self/mounts: device and mount point (octal escapes such as \040 decoded). */
+export function mounts(): { source: string; target: string }[] {
+  const decode = (field: string) =>
+    field.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8)));
   return readFileSync('/proc/self/mounts', 'utf8')
     .split('\n')
     .filter(Boolean)
-    .map((line) =>
-      line.split(' ')[1]!.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8))),
-    );
+    .map((line) => {
+      const [source, target] = line.split(' ');
+      return { source: decode(source!), target: decode(target!) };
+    });
+}
+
+export function mountPoints(): string[] {
+  return mounts().map((m) => m.target);
 }
 
 function isMountPoint(dir: string): boolean {

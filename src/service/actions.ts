@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
 import { hashToken, hostConfigPath, newToken, writeHostConfig } from './callbacks.ts';
 import type { CredentialsFile } from './credentials.ts';
-import { hostIsoName } from './host-media.ts';
+import { newHostIsoName } from './host-media.ts';
+import { conflictsWithExisting } from './inventory.ts';
 import { leftOnBmc, refuseAction } from './lifecycle.ts';
 import type { MediaServer } from './media.ts';
 import type { Store } from './store.ts';
@@ -33,8 +34,12 @@ export interface ActionContext {
 }
 
 /** The user's requests on hosts; each is checked against the host's state and saved in one transaction. */
+/** Hosts saved per transaction by an import; other requests are served between batches. */
+const IMPORT_BATCH = 50;
+
 export class HostActions {
   private readonly c: ActionContext;
+  private imports: Promise<unknown> = Promise.resolve();
 
   constructor(context: ActionContext) {
     this.c = context;
@@ -47,12 +52,29 @@ export class HostActions {
   }
 
   /**
-   * Adds new hosts and updates existing ones. Credentials are written first (one atomic write), so a crash
-   * never leaves a host in the database without them. A host whose BMC or credentials changed registers
-   * again unless it is provisioned (then the new values are used from the next operation on).
+   * Adds new hosts and updates existing ones. Imports run one at a time (the check that no other host has
+   * the same BMC or boot MAC must see the previous import's hosts). A refused import writes nothing.
+   * Credentials are written first (one atomic write), so a crash never leaves a host in the database
+   * without them; hosts are then saved in batches, yielding to other requests in between, so a large import
+   * never holds up the service for long (an import cut short by a crash is completed by sending it again).
+   * A host whose BMC or credentials changed registers again unless it is provisioned (then the new values are
+   * used from the next operation on).
    */
-  import(hosts: InventoryHost[]): { created: string[]; updated: string[]; unchanged: string[] } {
-    const { store, transitions, credentials } = this.c;
+  import(hosts: InventoryHost[]): Promise<{ created: string[]; updated: string[]; unchanged: string[] }> {
+    const run = this.imports.then(() => this.importNow(hosts));
+    this.imports = run.catch(() => {});
+    return run;
+  }
+
+  private async importNow(
+    hosts: InventoryHost[],
+  ): Promise<{ created: string[]; updated: string[]; unchanged: string[] }> {
+    const { store, credentials } = this.c;
+    const conflicts = conflictsWithExisting(
+      hosts.map((h) => h.spec),
+      store.listHosts().map((h) => h.spec),
+    );
+    if (conflicts.length) throw new ActionError(409, `nothing imported: ${conflicts.join('; ')}`);
     const result = { created: [] as string[], updated: [] as string[], unchanged: [] as string[] };
     const changedCredentials = new Set(
       hosts
@@ -62,56 +84,65 @@ export class HostActions {
         })
         .map((h) => h.spec.name),
     );
-    credentials.setMany(Object.fromEntries(hosts.map((h) => [h.spec.name, h.credentials])));
-    store.transaction(() => {
-      for (const { spec } of hosts) {
-        const existing = store.getHost(spec.name);
-        if (!existing) {
-          transitions.create(spec);
-          result.created.push(spec.name);
-          continue;
+    await credentials.setMany(Object.fromEntries(hosts.map((h) => [h.spec.name, h.credentials])));
+    for (let start = 0; start < hosts.length; start += IMPORT_BATCH) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      store.transaction(() => {
+        for (const { spec } of hosts.slice(start, start + IMPORT_BATCH)) {
+          this.importOne(spec, changedCredentials.has(spec.name), result);
         }
-        const bmcChanged =
-          JSON.stringify(existing.spec.bmc) !== JSON.stringify(spec.bmc) || changedCredentials.has(spec.name);
-        if (!bmcChanged && JSON.stringify(existing.spec) === JSON.stringify(spec)) {
-          result.unchanged.push(spec.name);
-          continue;
-        }
-        result.updated.push(spec.name);
-        const changes = describeChanges(existing.spec, spec, changedCredentials.has(spec.name)).join('; ');
-        const reRegister = bmcChanged && ['registering', 'inspecting', 'available'].includes(existing.state);
-        if (reRegister) {
-          transitions.enter(existing, 'registering', 'BMC settings changed: registering again', {
-            spec,
-          });
-          transitions.event(spec.name, 'Normal', 'Updated', `re-imported: ${changes}; registering again`);
-        } else {
-          const { error: _retryNow, ...rest } = existing;
-          transitions.save(bmcChanged ? { ...rest, spec } : { ...existing, spec }, {
-            level: 'Normal',
-            reason: 'Updated',
-            message: `re-imported: ${changes}${bmcChanged ? ` (used from the next ${existing.state === 'provisioned' ? 'operation' : 'step'} on)` : ''}`,
-          });
-        }
-      }
-    });
-    this.c.kick();
+      });
+      this.c.kick();
+    }
     return result;
+  }
+
+  private importOne(
+    spec: InventoryHost['spec'],
+    credentialsChanged: boolean,
+    result: { created: string[]; updated: string[]; unchanged: string[] },
+  ): void {
+    const { store, transitions } = this.c;
+    const existing = store.getHost(spec.name);
+    if (!existing) {
+      transitions.create(spec);
+      result.created.push(spec.name);
+      return;
+    }
+    const bmcChanged = JSON.stringify(existing.spec.bmc) !== JSON.stringify(spec.bmc) || credentialsChanged;
+    if (!bmcChanged && JSON.stringify(existing.spec) === JSON.stringify(spec)) {
+      result.unchanged.push(spec.name);
+      return;
+    }
+    result.updated.push(spec.name);
+    const changes = describeChanges(existing.spec, spec, credentialsChanged).join('; ');
+    const reRegister = bmcChanged && ['registering', 'inspecting', 'available'].includes(existing.state);
+    if (reRegister) {
+      transitions.enter(existing, 'registering', 'BMC settings changed: registering again', { spec });
+      transitions.event(spec.name, 'Normal', 'Updated', `re-imported: ${changes}; registering again`);
+    } else {
+      const { error: _retryNow, ...rest } = existing;
+      transitions.save(bmcChanged ? { ...rest, spec } : { ...existing, spec }, {
+        level: 'Normal',
+        reason: 'Updated',
+        message: `re-imported: ${changes}${bmcChanged ? ` (used from the next ${existing.state === 'provisioned' ? 'operation' : 'step'} on)` : ''}`,
+      });
+    }
   }
 
   /**
    * Forgets a host and its credentials. `force` deletes it in any state without touching its BMC; the
    * answer lists what is left there, so the user can undo it by hand.
    */
-  remove(name: string, opts: { force?: boolean } = {}): { leftOnBmc: string[] } {
+  async remove(name: string, opts: { force?: boolean } = {}): Promise<{ leftOnBmc: string[] }> {
     const host = this.get(name);
     const refused = refuseAction('delete', host);
     if (refused && !opts.force) throw new ActionError(409, refused);
     this.c.store.deleteHost(name);
-    this.c.credentials.delete(name);
+    await this.c.credentials.delete(name);
     // Its per-host config and ISO carry a callback token: they go with the host.
     rmSync(hostConfigPath(this.c.stateDir, name), { force: true });
-    const iso = this.c.media.resolve(hostIsoName(name));
+    const iso = host.provisioning?.installerIso && this.c.media.resolve(host.provisioning.installerIso);
     if (iso) rmSync(iso, { force: true });
     return { leftOnBmc: opts.force ? leftOnBmc(host) : [] };
   }
@@ -137,11 +168,8 @@ export class HostActions {
         `'${image}' is not an ISO: put raw disk images in the media dir so the installer can verify them`,
       );
     }
-    const imageUrl = isUrl
-      ? image
-      : installerImage
-        ? this.mediaUrl(image, hostIsoName(name))
-        : this.mediaUrl(image);
+    const installerIso = installerImage !== undefined ? newHostIsoName() : undefined;
+    const imageUrl = isUrl ? image : this.mediaUrl(image, installerIso);
     const token = newToken();
     // The per-host config (with the token's only plaintext copy) is on disk before the database says
     // "provisioning", so a crash in between leaves nothing that points at a missing token.
@@ -162,6 +190,7 @@ export class HostActions {
         image,
         imageUrl,
         ...(installerImage !== undefined && { installerImage }),
+        ...(installerIso !== undefined && { installerIso }),
         ...(request.consumer !== undefined && { consumer: request.consumer }),
       },
       callbackTokenHash: hashToken(token),
@@ -176,15 +205,14 @@ export class HostActions {
     if (refused) throw new ActionError(409, refused);
     const { callbackTokenHash: _revoked, installProgress: _p, ...rest } = host;
     const cleaning = host.spec.automatedCleaningMode !== 'disabled';
-    // The cleaning ISO is built when cleaning starts, at the host's media path.
-    const cleaningImageUrl = `${this.c.advertiseUrl}/media/${hostIsoName(name).split('/').map(encodeURIComponent).join('/')}`;
     const next = this.c.transitions.enter(
       rest,
       'deprovisioning',
       cleaning
         ? 'deprovisioning requested; the disks are cleaned before the host is available'
         : 'deprovisioning requested (automatedCleaningMode: disabled)',
-      cleaning ? { cleaningImageUrl } : {},
+      // The cleaning ISO gets its own random name when it is built; the BMC fetches it from here.
+      cleaning ? { mediaBaseUrl: `${this.c.advertiseUrl}/media/` } : {},
     );
     this.c.kick();
     return next;

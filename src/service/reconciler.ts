@@ -41,6 +41,8 @@ export class Reconciler {
   private readonly inFlight = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
+  /** Aborted at stop(): steps waiting on a BMC give up at once and are run again after the restart. */
+  private abort = new AbortController();
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -48,6 +50,7 @@ export class Reconciler {
 
   start(): void {
     this.stopped = false;
+    this.abort = new AbortController();
     this.schedule(0);
   }
 
@@ -57,12 +60,14 @@ export class Reconciler {
   }
 
   /**
-   * Stops picking work and waits for the steps under way, at most `graceMs`: steps are idempotent, so one cut
-   * short is simply run again at the next start.
+   * Stops picking work, aborts the steps under way (a BMC that does not answer must not hold up a shutdown)
+   * and waits for them to let go, at most `graceMs`. Nothing of an aborted step is saved: steps check before
+   * they act, so each is simply run again at the next start.
    */
-  async stop(graceMs = 10_000): Promise<void> {
+  async stop(graceMs = 2000): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.abort.abort(new Error('the service is stopping'));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...this.inFlight.values()]),
@@ -122,14 +127,16 @@ export class Reconciler {
       this.commit(host, { patch: {}, message: 'skipped: automatedCleaningMode is disabled' }, undefined);
       return;
     }
+    const signal = this.abort.signal;
     if (LOCAL_STEPS.includes(host.step)) {
       let outcome: Outcome | undefined;
       let failure: string | undefined;
       try {
-        outcome = await this.executeLocal(host);
+        outcome = await untilAborted(this.executeLocal(host), signal);
       } catch (error) {
         failure = error instanceof Error ? error.message : String(error);
       }
+      if (signal.aborted) return;
       this.commit(host, outcome, failure);
       return;
     }
@@ -149,18 +156,25 @@ export class Reconciler {
     // Redfish errors never carry credentials, but a BMC might echo them back: scrub anyway.
     const scrub = (text: string) => text.split(credentials.password).join('***');
     try {
-      session = await this.o.driver.connect({
-        address: host.spec.bmc.address,
-        credentials,
-        disableCertificateVerification: host.spec.bmc.disableCertificateVerification,
-      });
-      outcome = await this.execute(host, session);
+      session = await untilAborted(
+        this.o.driver.connect({
+          address: host.spec.bmc.address,
+          credentials,
+          disableCertificateVerification: host.spec.bmc.disableCertificateVerification,
+          signal,
+        }),
+        signal,
+      );
+      outcome = await untilAborted(this.execute(host, session), signal);
     } catch (error) {
       failure = scrub(describeBmcError(error));
     } finally {
       warnings = [...(session?.takeWarnings() ?? []), ...(outcome?.warnings ?? [])];
-      await session?.close().catch(() => {});
+      // After an abort the BMC may never answer a logout either: do not wait for it.
+      const closing = session?.close().catch(() => {});
+      if (!signal.aborted) await closing;
     }
+    if (signal.aborted) return;
     this.recordWarnings(host, warnings.map(scrub));
     this.commit(host, outcome, failure);
   }
@@ -200,8 +214,10 @@ export class Reconciler {
   /** Runs a step that needs no BMC. */
   private async executeLocal(host: HostRecord): Promise<Outcome> {
     if (host.step === 'prepare-cleaning') {
-      const { message, callbackTokenHash } = await this.o.hostMedia.prepareWipe(host);
-      return { patch: { callbackTokenHash }, message };
+      const { message, callbackTokenHash, installerIso } = await this.o.hostMedia.prepareWipe(host);
+      // The cleaning ISO takes the provisioning ISO's place: served while deprovisioning, removed at the eject.
+      const provisioning = { image: '', imageUrl: '', ...host.provisioning, installerIso };
+      return { patch: { callbackTokenHash, provisioning }, message };
     }
     const image = host.provisioning?.installerImage;
     if (!image)
@@ -230,7 +246,9 @@ export class Reconciler {
         if (!url)
           throw new Error('no image to insert (provisioning request lost); deprovision and provision again');
         await bmc.insertMedia(url);
-        return { patch: {}, message: `inserted ${url}` };
+        // The per-host ISO's URL is a secret (it leads to the callback token): never logged.
+        const shown = host.provisioning?.installerIso ? "this host's installer ISO" : url;
+        return { patch: {}, message: `inserted ${shown}` };
       }
       case 'boot-once': {
         const kept = await bmc.setBootOnce('Cd');
@@ -245,10 +263,12 @@ export class Reconciler {
       case 'boot-disk':
         return this.bootDisk(bmc);
       case 'insert-cleaning-media': {
-        const url = host.cleaningImageUrl;
-        if (!url) throw new Error('no cleaning ISO URL recorded; deprovision the host again');
-        await bmc.insertMedia(url);
-        return { patch: {}, message: `inserted ${url}` };
+        const iso = host.provisioning?.installerIso;
+        if (!host.mediaBaseUrl || !iso)
+          throw new Error('no cleaning ISO recorded; deprovision the host again');
+        await bmc.insertMedia(`${host.mediaBaseUrl}${iso}`);
+        // Its URL is a secret (it leads to the callback token): never logged.
+        return { patch: {}, message: "inserted this host's cleaning ISO" };
       }
       case 'boot-cleaning': {
         const kept = await bmc.setBootOnce('Cd');
@@ -268,9 +288,9 @@ export class Reconciler {
       }
       case 'eject-cleaning-media':
         await bmc.ejectMedia();
-        await this.o.hostMedia.remove(host.name);
+        await this.o.hostMedia.remove(host);
         return {
-          patch: { callbackTokenHash: undefined, cleaningImageUrl: undefined },
+          patch: { callbackTokenHash: undefined, mediaBaseUrl: undefined },
           message: 'cleaning ISO ejected; disks cleaned',
         };
       case 'power-on':
@@ -278,7 +298,7 @@ export class Reconciler {
       case 'eject-media':
         await bmc.ejectMedia();
         // The per-host ISO carries the host's callback token: it goes once the BMC no longer needs it.
-        await this.o.hostMedia.remove(host.name);
+        await this.o.hostMedia.remove(host);
         return { patch: {}, message: 'virtual media ejected' };
       default:
         throw new Error(`internal: no executor for step '${host.step}' in state ${host.state}`);
@@ -354,4 +374,14 @@ export class Reconciler {
       message: current === target ? `already ${target.toLowerCase()}` : `powered ${target.toLowerCase()}`,
     };
   }
+}
+
+/** `work`, or a rejection as soon as `signal` aborts (the work itself is left to the process's exit). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -94,6 +94,11 @@ export interface ProvisioningRequest {
    * which writes the image to disk. Unset when the user's ISO is inserted as it is.
    */
   installerImage?: string;
+  /**
+   * The media-dir name of this host's installer ISO (`hosts/<128 random bits>.iso`): it carries the host's
+   * callback token, so its URL must not be guessable from the host's name.
+   */
+  installerIso?: string;
   consumer?: string;
 }
 
@@ -106,8 +111,8 @@ export interface HostRecord {
   step: string;
   stepStartedAt: number;
   provisioning?: ProvisioningRequest;
-  /** URL the BMC fetches the host's cleaning (wipe) ISO from, while deprovisioning with cleaning. */
-  cleaningImageUrl?: string;
+  /** While deprovisioning with cleaning: the media server's URL prefix the BMC fetches the cleaning ISO from. */
+  mediaBaseUrl?: string;
   /** A power action waiting to run once the host is in a stable state. */
   powerRequest?: PowerAction;
   powerState?: string;

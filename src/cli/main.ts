@@ -1,11 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { formatDiagnosticsGrouped, InputError, OperationError } from '../common/diagnostics.ts';
 import { registerCommands } from './commands/index.ts';
+import { packageVersion } from './commands/version.ts';
 
 /** Runs the CLI and returns the process exit code: 0 ok, 1 operation failed, 2 bad input or usage. */
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('outpost')
     .description('Build site-ready edge images and roll them out to air-gapped sites')
+    .version(`outpost ${packageVersion()}`, '-V, --version', 'print the outpost version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });

@@ -1,5 +1,5 @@
 import { parseBmcAddress } from '../redfish/bmc-address.ts';
-import { RedfishClient, RedfishError } from '../redfish/client.ts';
+import { type BootStatus, RedfishClient, RedfishError } from '../redfish/client.ts';
 import type { BootTarget, HardwareInventory, PowerAction, PowerState } from '../redfish/types.ts';
 import type { Credentials } from './types.ts';
 
@@ -11,6 +11,7 @@ export interface BmcSession {
   insertMedia(url: string): Promise<void>;
   ejectMedia(): Promise<void>;
   setBootOnce(target: BootTarget): Promise<void>;
+  bootStatus(): Promise<BootStatus>;
   close(): Promise<void>;
 }
 
@@ -18,6 +19,8 @@ export interface BmcTarget {
   address: string;
   credentials: Credentials;
   disableCertificateVerification: boolean;
+  /** Called before each retry of a failed request, e.g. (3, 10, 'GET /redfish/v1/: connect ECONNREFUSED'). */
+  onRetry?: (attempt: number, attempts: number, reason: string) => void;
 }
 
 export interface BmcDriver {
@@ -37,7 +40,13 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
     async connect(target) {
       const parsed = parseBmcAddress(target.address);
       if (!parsed.ok) throw new Error(parsed.error);
+      const attempts = opts.retry?.attempts ?? 10;
       return RedfishClient.connect({
+        onEvent: (event) => {
+          // The transport reports `<reason>; retry <failed attempt> in <ms> ms` before it tries again.
+          const retry = event.type === 'retry' ? /^(.*); retry (\d+) in \d+ ms$/.exec(event.message) : null;
+          if (retry) target.onRetry?.(Number(retry[2]) + 1, attempts, retry[1]!);
+        },
         address: parsed.value,
         username: target.credentials.username,
         password: target.credentials.password,
@@ -48,6 +57,11 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
       });
     },
   };
+}
+
+/** BMC answers that retrying cannot change: the credentials are refused. */
+export function isRefusedCredentials(error: unknown): boolean {
+  return error instanceof RedfishError && (error.status === 401 || error.status === 403);
 }
 
 /** A one-line reason for a failed BMC call, with the HTTP status when there was one. */

@@ -35,8 +35,22 @@ const NEXT_STATE: Partial<Record<HostState, HostState>> = {
 /** Steps that work on the service's own files, without the BMC. */
 export const LOCAL_STEPS: readonly string[] = ['prepare-media'];
 
-/** Steps that wait for the host to call back instead of acting on the BMC. */
+/** Steps that wait for the host to call back instead of acting on the BMC (unless it cannot call back). */
 export const CALLBACK_STEPS: readonly string[] = ['installer', 'first-boot'];
+
+/** How often a host that cannot call back has its BMC asked whether it booted (no-callbacks provisioning). */
+export const BOOT_POLL_MS = 5_000;
+
+/**
+ * A step failure that retrying cannot fix (a checksum mismatch, credentials the BMC refuses). The host
+ * stops with it; the message says what the user has to do.
+ */
+export class PermanentStepError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentStepError';
+  }
+}
 
 export const ERROR_TYPES: Record<HostState | 'power', ErrorType> = {
   registering: 'registration error',
@@ -103,13 +117,15 @@ export type Work =
 
 /** What the reconciler should do for a host now; pure, so it is tested without a BMC. */
 export function workFor(host: HostRecord, now: number, timing: Timing): Work {
+  if (host.error?.permanent) return { kind: 'none' };
   if (host.error && host.error.nextAttemptAt > now) return { kind: 'none' };
   if (isStable(host.state))
     return host.powerRequest ? { kind: 'power', action: host.powerRequest } : { kind: 'none' };
   if (CALLBACK_STEPS.includes(host.step)) {
-    return now - host.stepStartedAt > timing.callbackTimeoutMs
-      ? { kind: 'timeout', state: host.state, step: host.step }
-      : { kind: 'none' };
+    if (now - host.stepStartedAt > timing.callbackTimeoutMs)
+      return { kind: 'timeout', state: host.state, step: host.step };
+    // A host that cannot call back has its BMC watched instead.
+    if (host.provisioning?.callbacks !== false) return { kind: 'none' };
   }
   return { kind: 'step', state: host.state, step: host.step };
 }

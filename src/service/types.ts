@@ -62,6 +62,11 @@ export interface HostError {
   count: number;
   /** Epoch ms before which the reconciler leaves the host alone. */
   nextAttemptAt: number;
+  /**
+   * Retrying cannot help (a checksum mismatch, refused credentials): the host stays put until the user
+   * acts as the message says (import again, deprovision, inspect).
+   */
+  permanent?: boolean;
 }
 
 /** Hardware details like Metal3's status.hardware. */
@@ -87,6 +92,13 @@ export interface ProvisioningRequest {
    */
   installerImage?: string;
   consumer?: string;
+  /**
+   * False when the image cannot report to the service (an ISO inserted as it is, `--no-callbacks`): the
+   * installer and first-boot steps then watch the BMC instead (the CD boot consumed, then a boot from disk).
+   */
+  callbacks?: false;
+  /** BootProgress.LastStateTime the BMC reported when the CD boot was seen (no-callbacks provisioning). */
+  cdBootSeenAt?: string;
 }
 
 export interface HostRecord {

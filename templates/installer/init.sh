@@ -19,6 +19,9 @@ log() { echo "outpost-installer: $*"; }
 json_escape() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' | tr -d '\n\r'; }
 
 # report PHASE STATUS PROGRESS MESSAGE: best effort, never fatal.
+# A byte count in MiB (binary units, as the service shows sizes), rounded up.
+mib() { echo "$((($1 + 1048575) / 1048576)) MiB"; }
+
 report() {
   log "[$1] $2 ${3:+$3% }$4"
   [ -n "$OUTPOST_CALLBACK_URL" ] || return 0
@@ -200,12 +203,12 @@ write_image() {
     pct=$((done_bytes * 100 / data_total))
     if [ $((pct / 10)) -ne "$last" ]; then
       last=$((pct / 10))
-      report write running "$pct" "written $done_bytes of $data_total data bytes (image $OUTPOST_IMAGE_SIZE bytes)"
+      report write running "$pct" "written $(mib "$done_bytes") of $(mib "$data_total") of data (image $(mib "$OUTPOST_IMAGE_SIZE"))"
     fi
   done <"$map"
   zero_fill "$disk" "$pos" "$OUTPOST_IMAGE_SIZE"
   sync
-  report write done 100 "$data_total data bytes verified range by range (image sha256 $OUTPOST_IMAGE_SHA256)"
+  report write done 100 "$(mib "$data_total") of data verified range by range (image sha256 $OUTPOST_IMAGE_SHA256)"
 }
 
 write_config_drive() {

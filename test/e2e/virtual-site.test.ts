@@ -49,7 +49,7 @@ describe('virtual site', () => {
         const serial = readFileSync(host.serialLog!, 'utf8').replaceAll('\r', '');
         // The installer wrote and verified the image, then the server booted from its disk and ran first boot.
         expect(serial).toMatch(
-          /outpost-installer: \[write\] done 100% \d+ data bytes verified range by range/,
+          /outpost-installer: \[write\] done 100% \d+ MiB of data verified range by range/,
         );
         expect(serial).toMatch(/outpost-installer: \[config-drive\] done/);
         for (const step of [

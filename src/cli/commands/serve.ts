@@ -1,12 +1,15 @@
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../common/diagnostics.ts';
+import { writeFileAtomic } from '../../service/files.ts';
+import { DEFAULT_STATE_DIR, statePaths } from '../../service/state-paths.ts';
 import { quietSqliteWarning } from '../sqlite-warning.ts';
 
 interface ServeOptions {
   stateDir: string;
   listen: string;
-  mediaDir: string;
+  mediaDir?: string;
   advertiseUrl?: string;
   hostUrl?: string;
   concurrency: string;
@@ -20,9 +23,12 @@ export function registerServe(program: Command): void {
     .description(
       'Run the management service: inventory, BMC lifecycle over Redfish, media server, callbacks, API',
     )
-    .requiredOption('--state-dir <dir>', 'where the database, credentials file and API token live')
+    .option('--state-dir <dir>', 'where the database, credentials file and API token live', DEFAULT_STATE_DIR)
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8080')
-    .requiredOption('--media-dir <dir>', 'images and ISOs served at /media/<name>')
+    .option(
+      '--media-dir <dir>',
+      'images and ISOs served at /media/<name>, created if missing (default: <state-dir>/media)',
+    )
     .option(
       '--advertise-url <url>',
       'URL BMCs reach this service at, for virtual media (default: http://<listen>)',
@@ -59,9 +65,11 @@ export function registerServe(program: Command): void {
       // Loaded here so other commands do not load node:sqlite.
       const { startService } = await import('../../service/service.ts');
       const stateDir = path.resolve(opts.stateDir);
+      const mediaDir = path.resolve(opts.mediaDir ?? path.join(stateDir, 'media'));
+      mkdirSync(mediaDir, { recursive: true });
       const service = await startService({
         stateDir,
-        mediaDir: path.resolve(opts.mediaDir),
+        mediaDir,
         host,
         port,
         concurrency,
@@ -69,8 +77,16 @@ export function registerServe(program: Command): void {
         ...(opts.advertiseUrl && { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
         ...(opts.hostUrl && { hostUrl: opts.hostUrl.replace(/\/$/, '') }),
       });
+      // Clients on this machine find the service (and its token) through the state dir: no exports needed.
+      const { discovery, apiToken } = statePaths(stateDir);
+      const localUrl = service.url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
+      writeFileAtomic(discovery, `${JSON.stringify({ url: localUrl, pid: process.pid })}\n`, 0o644);
+      const clientHint =
+        stateDir === DEFAULT_STATE_DIR ? 'outpost hosts list' : `outpost hosts list --state-dir ${stateDir}`;
       process.stdout.write(
-        `outpost service listening on ${service.url} (API token in ${path.join(stateDir, 'api-token')})\n`,
+        `outpost service listening on ${service.url} (API token in ${apiToken}; media dir ${mediaDir})\n` +
+          `on this machine: ${clientHint}\n` +
+          `elsewhere: export OUTPOST_SERVER=${service.url} OUTPOST_TOKEN=<the contents of ${apiToken}>\n`,
       );
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
@@ -78,6 +94,7 @@ export function registerServe(program: Command): void {
         process.once('SIGTERM', stop);
       });
       process.stdout.write('stopping: waiting for the steps under way\n');
+      rmSync(discovery, { force: true });
       await service.close();
     });
 }

@@ -7,7 +7,7 @@ import { DEFAULT_STATE_DIR, statePaths } from '../../service/state-paths.ts';
 import { quietSqliteWarning } from '../sqlite-warning.ts';
 
 interface ServeOptions {
-  stateDir: string;
+  stateDir?: string;
   listen: string;
   mediaDir?: string;
   advertiseUrl?: string;
@@ -23,7 +23,10 @@ export function registerServe(program: Command): void {
     .description(
       'Run the management service: inventory, BMC lifecycle over Redfish, media server, callbacks, API',
     )
-    .option('--state-dir <dir>', 'where the database, credentials file and API token live', DEFAULT_STATE_DIR)
+    .option(
+      '--state-dir <dir>',
+      'where the database, credentials file and API token live (default: $OUTPOST_STATE_DIR or /var/lib/outpost)',
+    )
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8080')
     .option(
       '--media-dir <dir>',
@@ -64,7 +67,8 @@ export function registerServe(program: Command): void {
       quietSqliteWarning();
       // Loaded here so other commands do not load node:sqlite.
       const { startService } = await import('../../service/service.ts');
-      const stateDir = path.resolve(opts.stateDir);
+      // The same default the hosts commands use to find this service.
+      const stateDir = path.resolve(opts.stateDir ?? process.env.OUTPOST_STATE_DIR ?? DEFAULT_STATE_DIR);
       const mediaDir = path.resolve(opts.mediaDir ?? path.join(stateDir, 'media'));
       mkdirSync(mediaDir, { recursive: true });
       const service = await startService({
@@ -81,8 +85,9 @@ export function registerServe(program: Command): void {
       const { discovery, apiToken } = statePaths(stateDir);
       const localUrl = service.url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
       writeFileAtomic(discovery, `${JSON.stringify({ url: localUrl, pid: process.pid })}\n`, 0o644);
+      const clientDefault = path.resolve(process.env.OUTPOST_STATE_DIR ?? DEFAULT_STATE_DIR);
       const clientHint =
-        stateDir === DEFAULT_STATE_DIR ? 'outpost hosts list' : `outpost hosts list --state-dir ${stateDir}`;
+        stateDir === clientDefault ? 'outpost hosts list' : `outpost hosts list --state-dir ${stateDir}`;
       process.stdout.write(
         `outpost service listening on ${service.url} (API token in ${apiToken}; media dir ${mediaDir})\n` +
           `on this machine: ${clientHint}\n` +

@@ -12,6 +12,8 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerCommands(program);
+  const image = process.env.OUTPOST_CONTAINER_IMAGE;
+  if (image) program.addHelpText('after', containerUsage(image));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -38,4 +40,15 @@ function reportError(error: unknown): number {
     `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   );
   return 1;
+}
+
+/** The builder container's usage, shaped like Edge Image Builder's: the config dir is mounted at /eib. */
+function containerUsage(image: string): string {
+  return `
+In this container, as with Edge Image Builder, mount the config directory (the definition, base-images/,
+custom/, network/, os-files/ ...) at /eib:
+  podman run --rm --privileged -v "$PWD":/eib ${image} build --definition-file site.yaml
+  podman run --rm --privileged -v "$PWD":/eib ${image} validate --definition-file site.yaml
+  podman run --rm --privileged -v "$PWD":/eib ${image} build --definition-file site.yaml --dry-run
+--privileged is needed for loop devices and mounts.`;
 }

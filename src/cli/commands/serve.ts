@@ -101,6 +101,10 @@ export function registerServe(program: Command): void {
       process.stdout.write('stopping: waiting for the steps under way\n');
       rmSync(discovery, { force: true });
       await service.close();
+      // A step that outlived the grace period (a BMC call waiting for its timeout) must not keep the
+      // process alive: steps are idempotent, so it runs again at the next start.
+      process.stdout.write('stopped\n');
+      process.exit(0);
     });
 }
 

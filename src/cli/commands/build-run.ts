@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { type BuildReport, buildImage } from '../../build/build-image.ts';
 import { formatPlan } from '../../build/plan.ts';
-import { formatBytes } from '../../build/sizing.ts';
+import { formatBytes } from '../../common/units.ts';
 import { Interrupted } from '../../image/cleanup.ts';
 import { resolveConfigDir } from '../config-dir.ts';
 import { type OutputFormat, printJson } from '../output.ts';

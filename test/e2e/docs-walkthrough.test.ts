@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -52,7 +52,15 @@ describe('the README walkthrough', () => {
       const state = path.join(work, '.state');
       mkdirSync(state);
       mkdirSync(STATE_MOUNT, { recursive: true });
-      const env = { ...newcomerEnv(path.join(work, '.bin')), WALKTHROUGH_STATE: state };
+      // The password `outpost lab ssh` asks for is typed by ssh's askpass helper, as a person would type it.
+      const askpass = path.join(work, '.askpass');
+      writeFileSync(askpass, '#!/bin/sh\necho outpost-example\n', { mode: 0o755 });
+      const env = {
+        ...newcomerEnv(path.join(work, '.bin')),
+        WALKTHROUGH_STATE: state,
+        SSH_ASKPASS: askpass,
+        SSH_ASKPASS_REQUIRE: 'force',
+      };
       // Each block sees the temporary state folder at /var/lib/outpost.
       const wrap = [
         'unshare',
@@ -87,8 +95,19 @@ describe('the README walkthrough', () => {
       }
       const final = readme.at(-1)!;
       expect(commandLines(final)).toContain('outpost hosts wait host-1 --for provisioned --timeout 30m');
+      expect(commandLines(final).at(-1)).toBe('outpost lab ssh host-1 -l edge hostname');
       expect(last).toContain('host/host-1 provisioned');
       expect(last).toMatch(/State: +provisioned/);
+      // `outpost lab ssh` reached the installed server's sshd through the loopback forward: it answers
+      // with the host name its config drive gave it.
+      expect(last.trimEnd().split('\n').at(-1)).toBe('host-1');
+      const serial = spawnSync('outpost', ['lab', 'console', 'host-1', '--no-follow'], {
+        cwd: work,
+        env,
+        encoding: 'utf8',
+      });
+      expect(serial.status, serial.stderr).toBe(0);
+      expect(serial.stdout).toContain('outpost-installer: [write] done 100%');
     },
     45 * 60_000,
   );

@@ -138,7 +138,7 @@ function nextSteps(opts: LabCommandOptions, first: string): string {
       : '';
   return `next, in another terminal, the management service (state in /var/lib/outpost, or $OUTPOST_STATE_DIR):
   ${serve}
-then, in a third one:
+then, in a third one (no exports needed: outpost hosts finds the service through its state dir):
   outpost hosts import ${inventory}
   outpost hosts list -w
 ${guests}`;

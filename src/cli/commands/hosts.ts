@@ -98,8 +98,9 @@ retried are printed as they come and the wait goes on.`,
           c.request<{ events: EventRow[] }>('GET', `${path}/events?limit=${Math.min(1000, limit * 10)}`),
         ]),
       );
-      if (opts.output === 'json') return printJson({ ...host, timeline, events: events.slice(-limit) });
-      process.stdout.write(describe(host, timeline, latestProgress(events).slice(-limit || events.length)));
+      const latest = (list: EventRow[]) => (limit === 0 ? [] : list.slice(-limit));
+      if (opts.output === 'json') return printJson({ ...host, timeline, events: latest(events) });
+      process.stdout.write(describe(host, timeline, latest(latestProgress(events))));
     });
 
   command(

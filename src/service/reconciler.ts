@@ -1,3 +1,4 @@
+import { formatBytes } from '../common/units.ts';
 import type { CredentialsFile } from './credentials.ts';
 import { type BmcDriver, type BmcSession, describeBmcError, isRefusedCredentials } from './driver.ts';
 import type { HostMedia } from './host-media.ts';
@@ -223,7 +224,7 @@ export class Reconciler {
       case 'inspect': {
         const hardware = await bmc.inspect();
         const cpu = hardware.cpu ? `${hardware.cpu.count} CPU(s)` : 'no CPU data';
-        const message = `inspected: ${hardware.systemVendor?.manufacturer ?? '?'} ${hardware.systemVendor?.productName ?? ''}, ${cpu}, ${hardware.ramMebibytes ?? '?'} MiB, ${hardware.nics?.length ?? 0} NIC(s), ${hardware.storage?.length ?? 0} disk(s)`;
+        const message = `inspected: ${hardware.systemVendor?.manufacturer ?? '?'} ${hardware.systemVendor?.productName ?? ''}, ${cpu}, ${hardware.ramMebibytes !== undefined ? formatBytes(hardware.ramMebibytes * 2 ** 20) : '? MiB'}, ${hardware.nics?.length ?? 0} NIC(s), ${hardware.storage?.length ?? 0} disk(s)`;
         return { patch: { hardware: { ...hardware } }, message };
       }
       case 'power-off':

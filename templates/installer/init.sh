@@ -130,12 +130,12 @@ choose_disk() {
     case "$dev" in loop* | ram* | sr* | dm-* | zram* | md*) continue ;; esac
     [ "$dev" = "$medium" ] && continue
     size=$(($(cat "$sys/size") * 512))
-    seen="$seen /dev/$dev($size bytes)"
+    seen="$seen /dev/$dev($(mib "$size"))"
     disk_matches "$dev" || continue
     matches=$((matches + 1))
     if [ -z "$best" ] || [ "$size" -lt "$best_size" ]; then best=$dev; best_size=$size; fi
   done
-  [ -n "$best" ] || fail "no disk matches the root device hints (image needs $OUTPOST_IMAGE_SIZE bytes); disks:${seen:- none}"
+  [ -n "$best" ] || fail "no disk matches the root device hints (image needs $(mib "$OUTPOST_IMAGE_SIZE")); disks:${seen:- none}"
   if [ "$OUTPOST_DISK_POLICY" = unique ] && [ "$matches" -gt 1 ]; then
     fail "$matches disks could take the image and none was named: set isoConfiguration.installDevice; disks:$seen"
   fi
@@ -231,7 +231,7 @@ find_install_medium || fail "install medium with outpost/install.conf not found"
 bring_up_network
 report install running 0 "installer started on $(uname -r)"
 choose_disk
-report disk done "" "selected /dev/$TARGET ($(($(cat "/sys/block/$TARGET/size") * 512)) bytes)"
+report disk done "" "selected /dev/$TARGET ($(mib $(($(cat "/sys/block/$TARGET/size") * 512))))"
 write_image "$TARGET"
 write_config_drive "$TARGET"
 report install done 100 "image written to /dev/$TARGET; rebooting to disk"

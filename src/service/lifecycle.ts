@@ -96,12 +96,15 @@ export interface Timing {
   backoffMaxMs: number;
   /** How long each callback step may wait before it counts as failed. */
   callbackTimeoutMs: number;
+  /** How often the power state of a stable host is read again (Ironic's power sync: 60 s). */
+  powerSyncMs: number;
 }
 
 export const DEFAULT_TIMING: Timing = {
   backoffBaseMs: 10_000,
   backoffMaxMs: 10 * 60_000,
   callbackTimeoutMs: 60 * 60_000,
+  powerSyncMs: 60_000,
 };
 
 /** Exponential backoff like Metal3's: base * 2^(n-1), capped. */
@@ -113,14 +116,19 @@ export type Work =
   | { kind: 'step'; state: HostState; step: string }
   | { kind: 'power'; action: PowerAction }
   | { kind: 'timeout'; state: HostState; step: string }
+  | { kind: 'refresh-power' }
   | { kind: 'none' };
 
 /** What the reconciler should do for a host now; pure, so it is tested without a BMC. */
 export function workFor(host: HostRecord, now: number, timing: Timing): Work {
   if (host.error?.permanent) return { kind: 'none' };
   if (host.error && host.error.nextAttemptAt > now) return { kind: 'none' };
-  if (isStable(host.state))
-    return host.powerRequest ? { kind: 'power', action: host.powerRequest } : { kind: 'none' };
+  if (isStable(host.state)) {
+    if (host.powerRequest) return { kind: 'power', action: host.powerRequest };
+    // POWER shows what the BMC reports, also when the host was switched off behind the service's back.
+    const checked = host.powerCheckedAt ?? host.updatedAt;
+    return now - checked >= timing.powerSyncMs ? { kind: 'refresh-power' } : { kind: 'none' };
+  }
   if (CALLBACK_STEPS.includes(host.step)) {
     if (now - host.stepStartedAt > timing.callbackTimeoutMs)
       return { kind: 'timeout', state: host.state, step: host.step };

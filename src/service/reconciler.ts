@@ -193,6 +193,7 @@ export class Reconciler {
     }
     this.pollAt.delete(host.name);
     if (!host.step && host.powerRequest) this.finishPower(host, host.powerRequest, outcome);
+    else if (!host.step) this.finishPowerSync(host, outcome);
     else transitions.stepSucceeded(host, outcome.patch, outcome.message);
   }
 
@@ -207,6 +208,23 @@ export class Reconciler {
     });
   }
 
+  /** A power sync: saved quietly, with an event only when the power state changed or an error cleared. */
+  private finishPowerSync(host: HostRecord, outcome: Outcome): void {
+    const { error, ...rest } = host;
+    const next = { ...rest, ...outcome.patch };
+    const changed = next.powerState !== host.powerState;
+    this.o.transitions.save(
+      next,
+      changed || error
+        ? {
+            level: 'Normal',
+            reason: 'PowerStateSynced',
+            message: `${outcome.message} (online: ${host.spec.online})`,
+          }
+        : undefined,
+    );
+  }
+
   /** Runs a step that needs no BMC. */
   private async executeLocal(host: HostRecord): Promise<Outcome> {
     const image = host.provisioning?.installerImage;
@@ -218,6 +236,13 @@ export class Reconciler {
   /** Runs the host's current step against its BMC. Each step checks before it acts, so it can be re-run. */
   private async execute(host: HostRecord, bmc: BmcSession): Promise<Outcome> {
     if (!host.step && host.powerRequest) return this.executePower(host, host.powerRequest, bmc);
+    if (!host.step) {
+      const powerState = await bmc.powerState();
+      return {
+        patch: { powerState, powerCheckedAt: Date.now() },
+        message: `the BMC reports power ${powerState}`,
+      };
+    }
     switch (host.step) {
       case 'connect':
         return { patch: { powerState: await bmc.powerState() }, message: 'BMC credentials accepted' };

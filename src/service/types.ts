@@ -113,6 +113,8 @@ export interface HostRecord {
   /** A power action waiting to run once the host is in a stable state. */
   powerRequest?: PowerAction;
   powerState?: string;
+  /** When the BMC last reported `powerState` for a stable host (the periodic power sync). */
+  powerCheckedAt?: number;
   hardware?: Hardware;
   error?: HostError;
   installProgress?: number;

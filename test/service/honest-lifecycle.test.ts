@@ -40,7 +40,7 @@ beforeAll(async () => {
     host: '127.0.0.1',
     port: 0,
     driver: redfishDriver({ retry: { attempts: 4, delayMs: 50 }, timeoutMs: 5000 }),
-    timing: { backoffBaseMs: 200, backoffMaxMs: 1000 },
+    timing: { backoffBaseMs: 200, backoffMaxMs: 1000, powerSyncMs: 300 },
   });
   api = clientFor(service.url, stateDir);
   await api.request('POST', '/hosts', inventoryOf(lab));
@@ -175,5 +175,20 @@ describe('honest lifecycle semantics', () => {
       /the BMC reports the one-time CD boot used \(BootProgress OSBootStarted\)/,
     );
     expect(steps['first-boot']).toMatch(/the BMC reports a boot from disk at /);
+  });
+
+  it('POWER follows the BMC when a host is switched off behind the service; ONLINE stays what is wanted', async () => {
+    expect((await host('host-2')).powerState).toBe('On');
+    lab.guestPowerOff('host-2');
+    const off = await waitFor('host-2 to show power Off', async () => {
+      const h = await host('host-2');
+      return h.powerState === 'Off' ? h : undefined;
+    });
+    expect(off).toMatchObject({ state: 'provisioned', online: true });
+    expect(off.error).toBeUndefined();
+    expect((await events('host-2')).at(-1)).toMatchObject({
+      reason: 'PowerStateSynced',
+      message: 'the BMC reports power Off (online: true)',
+    });
   });
 });

@@ -52,4 +52,20 @@ describe('what the reconciler does for a host', () => {
         kind: 'timeout',
       });
   });
+  it("reads a stable host's power state again every powerSyncMs", () => {
+    const stable = host({ state: 'provisioned', step: '', updatedAt: 1000 });
+    expect(workFor(stable, 1000 + DEFAULT_TIMING.powerSyncMs - 1, DEFAULT_TIMING)).toEqual({ kind: 'none' });
+    expect(workFor(stable, 1000 + DEFAULT_TIMING.powerSyncMs, DEFAULT_TIMING)).toEqual({
+      kind: 'refresh-power',
+    });
+    expect(
+      workFor({ ...stable, powerCheckedAt: 5000 }, 1000 + DEFAULT_TIMING.powerSyncMs, DEFAULT_TIMING),
+    ).toEqual({
+      kind: 'none',
+    });
+    expect(workFor({ ...stable, powerRequest: 'off' }, 0, DEFAULT_TIMING)).toEqual({
+      kind: 'power',
+      action: 'off',
+    });
+  });
 });

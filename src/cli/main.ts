@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { formatDiagnosticsGrouped, InputError, OperationError } from '../common/diagnostics.ts';
+import { formatDiagnosticsGrouped, forTerminal, InputError, OperationError } from '../common/diagnostics.ts';
 import { registerCommands } from './commands/index.ts';
 import { packageVersion } from './commands/version.ts';
 
@@ -28,7 +28,7 @@ function reportError(error: unknown): number {
     return error.exitCode === 0 ? 0 : 2;
   }
   if (error instanceof InputError) {
-    process.stderr.write(`${error.message}\n`);
+    process.stderr.write(`${error.message.split('\n').map(forTerminal).join('\n')}\n`);
     if (error.diagnostics.length) process.stderr.write(`${formatDiagnosticsGrouped(error.diagnostics)}\n`);
     return 2;
   }

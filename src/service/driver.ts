@@ -1,6 +1,7 @@
 import { parseBmcAddress } from '../redfish/bmc-address.ts';
 import { type BootStatus, RedfishClient, RedfishError } from '../redfish/client.ts';
 import type { BootTarget, HardwareInventory, PowerAction, PowerState } from '../redfish/types.ts';
+import { observeRedfish } from './metrics.ts';
 import type { Credentials } from './types.ts';
 
 /** What the lifecycle needs from a BMC; the Redfish details stay in src/redfish. */
@@ -41,20 +42,23 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
       const parsed = parseBmcAddress(target.address);
       if (!parsed.ok) throw new Error(parsed.error);
       const attempts = opts.retry?.attempts ?? 10;
-      return RedfishClient.connect({
-        onEvent: (event) => {
-          // The transport reports `<reason>; retry <failed attempt> in <ms> ms` before it tries again.
-          const retry = event.type === 'retry' ? /^(.*); retry (\d+) in \d+ ms$/.exec(event.message) : null;
-          if (retry) target.onRetry?.(Number(retry[2]) + 1, attempts, retry[1]!);
-        },
-        address: parsed.value,
-        username: target.credentials.username,
-        password: target.credentials.password,
-        disableCertificateVerification: target.disableCertificateVerification,
-        ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
-        ...(opts.retry !== undefined && { retry: opts.retry }),
-        ...(opts.powerTimeoutMs !== undefined && { powerTimeoutMs: opts.powerTimeoutMs }),
-      });
+      return observeRedfish((onEvent) =>
+        RedfishClient.connect({
+          address: parsed.value,
+          username: target.credentials.username,
+          password: target.credentials.password,
+          disableCertificateVerification: target.disableCertificateVerification,
+          ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
+          ...(opts.retry !== undefined && { retry: opts.retry }),
+          ...(opts.powerTimeoutMs !== undefined && { powerTimeoutMs: opts.powerTimeoutMs }),
+          onEvent: (event) => {
+            onEvent(event);
+            // The transport reports `<reason>; retry <failed attempt> in <ms> ms` before it tries again.
+            const retry = event.type === 'retry' ? /^(.*); retry (\d+) in \d+ ms$/.exec(event.message) : null;
+            if (retry) target.onRetry?.(Number(retry[2]) + 1, attempts, retry[1]!);
+          },
+        }),
+      );
     },
   };
 }

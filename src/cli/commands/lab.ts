@@ -8,6 +8,7 @@ import { type FaultSpec, parseFaultSpec } from '../../lab/faults.ts';
 import type { LabHost } from '../../lab/index.ts';
 import { isVendorProfileName, VENDOR_PROFILE_NAMES } from '../../lab/profiles.ts';
 import { type OutputFormat, outputOption } from '../output.ts';
+import { registerRke2Release } from './lab-rke2.ts';
 
 interface LabCommandOptions {
   hosts: string;
@@ -117,6 +118,7 @@ Fault kinds: timeout, server-error, unauthorized, stale-inserted, busy.`,
       });
       await lab.close();
     });
+  registerRke2Release(lab);
 }
 
 /**

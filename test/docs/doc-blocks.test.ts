@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STEP_IDS, STEP_TITLES } from '../../src/build/plan.ts';
+import { BUILD_STEPS } from '../../src/build/steps.ts';
 import { copyExampleConfigDir } from '../e2e/support/example-image.ts';
 import {
   commandLines,
@@ -74,10 +74,10 @@ describe('the docs as a newcomer reads them', () => {
     const guide = readFileSync(path.join(REPO, 'docs/user-guide.md'), 'utf8');
     const section = guide.slice(guide.indexOf('### What a build does'), guide.indexOf('### Safety'));
     const titles = [...section.matchAll(/^(\d+)\. \*\*([^*]+)\*\*/gm)].map((m) => [Number(m[1]), m[2]]);
-    expect(titles).toEqual(STEP_IDS.map((id, i) => [i + 1, STEP_TITLES[id]]));
+    expect(titles).toEqual(BUILD_STEPS.map((step, i) => [i + 1, step.title]));
     for (const [, k, n, title] of guide.matchAll(/\[(\d+)\/(\d+)\] ([A-Z][a-z]+(?: [a-z]+)*)/g)) {
-      expect(Number(n)).toBe(STEP_IDS.length);
-      expect(title).toBe(STEP_TITLES[STEP_IDS[Number(k) - 1]!]);
+      expect(Number(n)).toBe(BUILD_STEPS.length);
+      expect(title).toBe(BUILD_STEPS[Number(k) - 1]!.title);
     }
   });
 });

@@ -22,6 +22,8 @@ export interface BmcTarget {
   disableCertificateVerification: boolean;
   /** Called before each retry of a failed request, e.g. (3, 10, 'GET /redfish/v1/: connect ECONNREFUSED'). */
   onRetry?: (attempt: number, attempts: number, reason: string) => void;
+  /** Aborted when the service stops; a driver may use it to cancel requests under way. */
+  signal?: AbortSignal;
 }
 
 export interface BmcDriver {
@@ -51,6 +53,7 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
           ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
           ...(opts.retry !== undefined && { retry: opts.retry }),
           ...(opts.powerTimeoutMs !== undefined && { powerTimeoutMs: opts.powerTimeoutMs }),
+          ...(target.signal && { signal: target.signal }),
           onEvent: (event) => {
             onEvent(event);
             // The transport reports `<reason>; retry <failed attempt> in <ms> ms` before it tries again.

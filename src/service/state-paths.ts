@@ -12,5 +12,7 @@ export function statePaths(stateDir: string) {
     lock: path.join(stateDir, 'service.pid'),
     /** Written by `outpost serve` while it runs: where clients on this machine reach it. */
     discovery: path.join(stateDir, 'service.json'),
+    /** Copies of the database taken at each start, newest last by name; `serve --repair` restores one. */
+    backups: path.join(stateDir, 'backups'),
   };
 }

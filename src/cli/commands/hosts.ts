@@ -2,6 +2,7 @@ import { Argument, type Command, Option } from 'commander';
 import { InputError, OperationError } from '../../common/diagnostics.ts';
 import { formatBytes } from '../../common/units.ts';
 import { ApiError, ServiceClient } from '../../service/client.ts';
+import { terminalSafe } from '../../service/log.ts';
 import type { InventoryHost } from '../../service/types.ts';
 import type { HostView } from '../../service/views.ts';
 import { formatTable, type OutputFormat, outputOption, printJson } from '../output.ts';
@@ -49,7 +50,7 @@ The service is found without settings when it runs on this machine (its state di
       const list = await fetchHosts();
       if (!opts.watch) {
         if (opts.output === 'json') return printJson(list);
-        process.stdout.write(`${hostTable(list, opts.output === 'wide')}\n`);
+        process.stdout.write(safeLines(`${hostTable(list, opts.output === 'wide')}\n`));
         return;
       }
       await watchHosts(list, fetchHosts, opts.output, seconds('--interval', opts.interval) * 1000);
@@ -100,7 +101,7 @@ retried are printed as they come and the wait goes on.`,
       );
       const latest = (list: EventRow[]) => (limit === 0 ? [] : list.slice(-limit));
       if (opts.output === 'json') return printJson({ ...host, timeline, events: latest(events) });
-      process.stdout.write(describe(host, timeline, latest(latestProgress(events))));
+      process.stdout.write(safeLines(describe(host, timeline, latest(latestProgress(events)))));
     });
 
   command(
@@ -296,7 +297,7 @@ async function watchHosts(
   const emit = (changed: HostView[], header: boolean) => {
     if (!changed.length) return;
     if (output === 'json') for (const h of changed) process.stdout.write(`${JSON.stringify(h)}\n`);
-    else process.stdout.write(`${hostTable(changed, wide, header)}\n`);
+    else process.stdout.write(safeLines(`${hostTable(changed, wide, header)}\n`));
   };
   const seen = new Map(first.map((h) => [h.name, watchKey(h)]));
   emit(first, true);
@@ -354,10 +355,11 @@ async function waitForHost(
     if (host.error) {
       const text = `${host.error.type}: ${host.error.message}`;
       if ('permanent' in host.error) {
-        process.stderr.write(`host/${name} ${host.state}: ${text}\n`);
+        process.stderr.write(safeLines(`host/${name} ${host.state}: ${text}\n`));
         return WAIT_EXIT.error;
       }
-      if (text !== lastError) process.stderr.write(`host/${name} ${host.state} (retrying): ${text}\n`);
+      if (text !== lastError)
+        process.stderr.write(safeLines(`host/${name} ${host.state} (retrying): ${text}\n`));
       lastError = text;
     }
     if (Date.now() >= deadline) {
@@ -529,4 +531,12 @@ function age(iso: string): string {
   if (s < 7200) return `${Math.floor(s / 60)}m`;
   if (s < 172_800) return `${Math.floor(s / 3600)}h`;
   return `${Math.floor(s / 86400)}d`;
+}
+
+/**
+ * Text for the terminal: hardware strings and error messages come from BMCs and hosts, so every line is
+ * printed without control characters (no escape sequence reaches the operator's terminal).
+ */
+function safeLines(text: string): string {
+  return text.split('\n').map(terminalSafe).join('\n');
 }

@@ -15,8 +15,13 @@ interface ServeOptions {
   concurrency: string;
   backoffBase: string;
   callbackTimeout: string;
+  logFormat: string;
+  repair?: boolean;
   metricsPublic?: boolean;
 }
+
+/** SIGTERM to exit: the docs promise 10 s; the service's own stop takes at most a few of them. */
+const STOP_DEADLINE_MS = 9000;
 
 export function registerServe(program: Command): void {
   program
@@ -52,12 +57,26 @@ export function registerServe(program: Command): void {
       'how long provisioning waits for each installer/first-boot callback',
       '60',
     )
+    .option('--log-format <format>', 'text (one line per event) or json (one JSON object per line)', 'text')
+    .option(
+      '--repair',
+      'if outpost.db is damaged, restore the last good backup (taken at each start) before serving',
+    )
     .option(
       '--metrics-public',
       'serve /metrics without the API token (default: Prometheus sends it as a bearer token)',
     )
     .action(async (opts: ServeOptions) => {
       const { host, port } = parseListen(opts.listen);
+      const { formatLogLine, LOG_FORMATS } = await import('../../service/log.ts');
+      const logFormat = LOG_FORMATS.find((f) => f === opts.logFormat);
+      if (!logFormat) {
+        throw new InputError(
+          `--log-format must be one of ${LOG_FORMATS.join(', ')}, not '${opts.logFormat}'`,
+        );
+      }
+      const say = (message: string) =>
+        process.stdout.write(`${formatLogLine(logFormat, { level: 'info', message })}\n`);
       const concurrency = positiveNumber('--concurrency', opts.concurrency);
       const backoffBaseMs = positiveNumber('--backoff-base', opts.backoffBase) * 1000;
       const callbackTimeoutMs = positiveNumber('--callback-timeout', opts.callbackTimeout) * 60_000;
@@ -75,8 +94,14 @@ export function registerServe(program: Command): void {
       // The same default the hosts commands use to find this service.
       const stateDir = path.resolve(opts.stateDir ?? process.env.OUTPOST_STATE_DIR ?? DEFAULT_STATE_DIR);
       const mediaDir = path.resolve(opts.mediaDir ?? path.join(stateDir, 'media'));
-      mkdirSync(mediaDir, { recursive: true });
+      try {
+        mkdirSync(mediaDir, { recursive: true });
+      } catch (error) {
+        throw new InputError(`--media-dir ${mediaDir}: ${(error as NodeJS.ErrnoException).code}: not a folder`);
+      }
       const service = await startService({
+        logFormat,
+        repair: opts.repair === true,
         stateDir,
         mediaDir,
         host,
@@ -90,26 +115,29 @@ export function registerServe(program: Command): void {
       // Clients on this machine find the service (and its token) through the state dir: no exports needed.
       const { discovery, apiToken } = statePaths(stateDir);
       const localUrl = service.url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
-      writeFileAtomic(discovery, `${JSON.stringify({ url: localUrl, pid: process.pid })}\n`, 0o644);
+      writeFileAtomic(discovery, `${JSON.stringify({ url: localUrl, pid: process.pid })}\n`, 0o600);
       const clientDefault = path.resolve(process.env.OUTPOST_STATE_DIR ?? DEFAULT_STATE_DIR);
       const clientHint =
         stateDir === clientDefault ? 'outpost hosts list' : `outpost hosts list --state-dir ${stateDir}`;
-      process.stdout.write(
-        `outpost service listening on ${service.url} (API token in ${apiToken}; media dir ${mediaDir})\n` +
-          `on this machine: ${clientHint}\n` +
-          `elsewhere: export OUTPOST_SERVER=${service.url} OUTPOST_TOKEN=<the contents of ${apiToken}>\n`,
-      );
+      say(`outpost service listening on ${service.url} (API token in ${apiToken}; media dir ${mediaDir})`);
+      say(`on this machine: ${clientHint}`);
+      say(`elsewhere: export OUTPOST_SERVER=${service.url} OUTPOST_TOKEN=<the contents of ${apiToken}>`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
-      process.stdout.write('stopping: waiting for the steps under way\n');
+      say('stopping: aborting the BMC requests under way (they are resumed at the next start)');
       rmSync(discovery, { force: true });
+      // Every state change is already committed (SQLite, synchronous=FULL): a stop that overruns loses
+      // nothing, so it is cut short rather than left to hang.
+      setTimeout(() => {
+        say(`stopped after ${STOP_DEADLINE_MS / 1000} s without finishing cleanly`);
+        process.exit(1);
+      }, STOP_DEADLINE_MS).unref();
       await service.close();
-      // A step that outlived the grace period (a BMC call waiting for its timeout) must not keep the
-      // process alive: steps are idempotent, so it runs again at the next start.
-      process.stdout.write('stopped\n');
+      say('stopped');
+      // Nothing is left to wait for: do not let a straggler (a BMC's socket, a timer) hold up the exit.
       process.exit(0);
     });
 }

@@ -97,7 +97,9 @@ export function registerServe(program: Command): void {
       try {
         mkdirSync(mediaDir, { recursive: true });
       } catch (error) {
-        throw new InputError(`--media-dir ${mediaDir}: ${(error as NodeJS.ErrnoException).code}: not a folder`);
+        throw new InputError(
+          `--media-dir ${mediaDir}: ${(error as NodeJS.ErrnoException).code}: not a folder`,
+        );
       }
       const service = await startService({
         logFormat,

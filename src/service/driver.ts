@@ -1,5 +1,5 @@
 import { parseBmcAddress } from '../redfish/bmc-address.ts';
-import { RedfishClient, RedfishError } from '../redfish/client.ts';
+import { type BootStatus, RedfishClient, RedfishError } from '../redfish/client.ts';
 import type {
   BootOverrideMode,
   BootTarget,
@@ -22,6 +22,8 @@ export interface BmcSession {
   bootOverride(): Promise<{ enabled: string; target: string }>;
   /** The disk as the persistent boot device. */
   setBootDisk(): Promise<void>;
+  /** Boot progress and the override in force, for watching a host that cannot call back. */
+  bootStatus(): Promise<BootStatus>;
   /**
    * What the BMC did not do or tell as asked, since the last call (optional resources missing, a boot
    * override read back differently): the service records each as a Warning event.
@@ -34,6 +36,8 @@ export interface BmcTarget {
   address: string;
   credentials: Credentials;
   disableCertificateVerification: boolean;
+  /** Called before each retry of a failed request, e.g. (3, 10, 'GET /redfish/v1/: connect ECONNREFUSED'). */
+  onRetry?: (attempt: number, attempts: number, reason: string) => void;
   /** Aborted when the service stops; a driver may use it to cancel requests under way. */
   signal?: AbortSignal;
 }
@@ -57,6 +61,7 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
     async connect(target) {
       const parsed = parseBmcAddress(target.address);
       if (!parsed.ok) throw new Error(parsed.error);
+      const attempts = opts.retry?.attempts ?? 10;
       let warnings: string[] = [];
       const client = await observeRedfish((record) =>
         RedfishClient.connect({
@@ -72,6 +77,9 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
           onEvent: (event) => {
             record(event);
             if (event.type === 'warning') warnings.push(event.message);
+            // The transport reports `<reason>; retry <failed attempt> in <ms> ms` before it tries again.
+            const retry = event.type === 'retry' ? /^(.*); retry (\d+) in \d+ ms$/.exec(event.message) : null;
+            if (retry) target.onRetry?.(Number(retry[2]) + 1, attempts, retry[1]!);
           },
         }),
       );
@@ -84,6 +92,7 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
         setBootOnce: (bootTarget) => client.setBootOnce(bootTarget),
         bootOverride: () => client.bootOverride(),
         setBootDisk: () => client.setBootDisk(),
+        bootStatus: () => client.bootStatus(),
         takeWarnings: () => {
           const taken = warnings;
           warnings = [];
@@ -93,6 +102,11 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
       };
     },
   };
+}
+
+/** BMC answers that retrying cannot change: the credentials are refused. */
+export function isRefusedCredentials(error: unknown): boolean {
+  return error instanceof RedfishError && (error.status === 401 || error.status === 403);
 }
 
 /** A one-line reason for a failed BMC call, with the HTTP status when there was one. */

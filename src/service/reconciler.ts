@@ -1,7 +1,15 @@
+import { formatBytes } from '../common/units.ts';
 import type { CredentialsFile } from './credentials.ts';
-import { type BmcDriver, type BmcSession, describeBmcError } from './driver.ts';
+import { type BmcDriver, type BmcSession, describeBmcError, isRefusedCredentials } from './driver.ts';
 import type { HostMedia } from './host-media.ts';
-import { isSkipped, LOCAL_STEPS, type Timing, workFor } from './lifecycle.ts';
+import {
+  BOOT_POLL_MS,
+  isSkipped,
+  LOCAL_STEPS,
+  PermanentStepError,
+  type Timing,
+  workFor,
+} from './lifecycle.ts';
 import type { Store } from './store.ts';
 import type { Transitions } from './transitions.ts';
 import type { HostRecord, PowerAction } from './types.ts';
@@ -22,7 +30,12 @@ export interface ReconcilerOptions {
   log?: (line: string) => void;
 }
 
-type Outcome = { patch: Partial<HostRecord>; message: string; warnings?: string[] };
+/**
+ * A step's result; `waiting` means "not yet" (a boot the BMC has not reported): run it again later.
+ * `warnings` are what the BMC did not do as asked but the step carried on from.
+ */
+type Outcome = { patch: Partial<HostRecord>; message: string; waiting?: boolean; warnings?: string[] };
+type Failure = { message: string; permanent: boolean };
 
 /** Event reason of the BMC warnings a step can meet. */
 const WARNING_REASONS: Record<string, string> = {
@@ -39,6 +52,8 @@ const WARNING_REASONS: Record<string, string> = {
 export class Reconciler {
   private readonly o: ReconcilerOptions;
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Hosts whose step said "not yet", and when to look again. */
+  private readonly pollAt = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   /** Aborted at stop(): steps waiting on a BMC give up at once and are run again after the restart. */
@@ -94,6 +109,7 @@ export class Reconciler {
     for (const host of this.o.store.listHosts()) {
       if (this.inFlight.size >= concurrency) break;
       if (this.inFlight.has(host.name)) continue;
+      if ((this.pollAt.get(host.name) ?? 0) > now) continue;
       const work = workFor(host, now, timing);
       if (work.kind === 'none') continue;
       if (work.kind === 'timeout') {
@@ -130,11 +146,14 @@ export class Reconciler {
     const signal = this.abort.signal;
     if (LOCAL_STEPS.includes(host.step)) {
       let outcome: Outcome | undefined;
-      let failure: string | undefined;
+      let failure: Failure | undefined;
       try {
         outcome = await untilAborted(this.executeLocal(host), signal);
       } catch (error) {
-        failure = error instanceof Error ? error.message : String(error);
+        failure = {
+          message: error instanceof Error ? error.message : String(error),
+          permanent: error instanceof PermanentStepError,
+        };
       }
       if (signal.aborted) return;
       this.commit(host, outcome, failure);
@@ -144,17 +163,18 @@ export class Reconciler {
     if (!credentials) {
       this.o.transitions.stepFailed(
         host,
-        'no BMC credentials stored for this host; import it again',
+        'no BMC credentials stored for this host; import it again (outpost hosts import)',
         this.o.timing,
+        { permanent: true },
       );
       return;
     }
+    const { store, transitions } = this.o;
+    const scrub = (text: string) => text.split(credentials.password).join('***');
     let session: BmcSession | undefined;
     let outcome: Outcome | undefined;
-    let failure: string | undefined;
+    let failure: Failure | undefined;
     let warnings: string[] = [];
-    // Redfish errors never carry credentials, but a BMC might echo them back: scrub anyway.
-    const scrub = (text: string) => text.split(credentials.password).join('***');
     try {
       session = await untilAborted(
         this.o.driver.connect({
@@ -162,12 +182,29 @@ export class Reconciler {
           credentials,
           disableCertificateVerification: host.spec.bmc.disableCertificateVerification,
           signal,
+          // Each retry shows as it happens: an event, and the message of the running step in the timeline.
+          onRetry: (attempt, attempts, reason) => {
+            if (signal.aborted) return;
+            const message = scrub(`retrying ${attempt}/${attempts}: ${reason}`);
+            const [state, step] = host.step
+              ? [host.state, host.step]
+              : ['power' as const, host.powerRequest ?? ''];
+            store.noteOperation(host.name, state, step, message);
+            transitions.event(host.name, 'Warning', 'Retrying', message);
+          },
         }),
         signal,
       );
       outcome = await untilAborted(this.execute(host, session), signal);
     } catch (error) {
-      failure = scrub(describeBmcError(error));
+      // Redfish errors never carry credentials, but a BMC might echo them back: scrub anyway.
+      const message = scrub(describeBmcError(error));
+      if (isRefusedCredentials(error))
+        failure = {
+          message: `${message}: the BMC refuses the credentials; fix them in the inventory and run outpost hosts import again`,
+          permanent: true,
+        };
+      else failure = { message, permanent: error instanceof PermanentStepError };
     } finally {
       warnings = [...(session?.takeWarnings() ?? []), ...(outcome?.warnings ?? [])];
       // After an abort the BMC may never answer a logout either: do not wait for it.
@@ -186,17 +223,24 @@ export class Reconciler {
     for (const warning of new Set(warnings)) this.o.transitions.event(host.name, 'Warning', reason, warning);
   }
 
-  private commit(started: HostRecord, outcome: Outcome | undefined, failure: string | undefined): void {
+  private commit(started: HostRecord, outcome: Outcome | undefined, failure: Failure | undefined): void {
     const host = this.o.store.getHost(started.name);
     if (!host || host.id !== started.id || host.state !== started.state || host.step !== started.step) return;
     if (!host.step && host.powerRequest !== started.powerRequest) return;
     const { transitions, timing } = this.o;
     if (failure !== undefined) {
-      transitions.stepFailed(host, failure, timing);
+      transitions.stepFailed(host, failure.message, timing, { permanent: failure.permanent });
       return;
     }
     if (!outcome) return;
+    if (outcome.waiting) {
+      this.pollAt.set(host.name, Date.now() + BOOT_POLL_MS);
+      if (Object.keys(outcome.patch).length) transitions.save({ ...host, ...outcome.patch });
+      return;
+    }
+    this.pollAt.delete(host.name);
     if (!host.step && host.powerRequest) this.finishPower(host, host.powerRequest, outcome);
+    else if (!host.step) this.finishPowerSync(host, outcome);
     else transitions.stepSucceeded(host, outcome.patch, outcome.message);
   }
 
@@ -209,6 +253,23 @@ export class Reconciler {
       const reason = action === 'on' ? 'PowerOn' : action === 'off' ? 'PowerOff' : 'Rebooted';
       transitions.event(host.name, 'Normal', reason, outcome.message);
     });
+  }
+
+  /** A power sync: saved quietly, with an event only when the power state changed or an error cleared. */
+  private finishPowerSync(host: HostRecord, outcome: Outcome): void {
+    const { error, ...rest } = host;
+    const next = { ...rest, ...outcome.patch };
+    const changed = next.powerState !== host.powerState;
+    this.o.transitions.save(
+      next,
+      changed || error
+        ? {
+            level: 'Normal',
+            reason: 'PowerStateSynced',
+            message: `${outcome.message} (online: ${host.spec.online})`,
+          }
+        : undefined,
+    );
   }
 
   /** Runs a step that needs no BMC. */
@@ -228,15 +289,25 @@ export class Reconciler {
   /** Runs the host's current step against its BMC. Each step checks before it acts, so it can be re-run. */
   private async execute(host: HostRecord, bmc: BmcSession): Promise<Outcome> {
     if (!host.step && host.powerRequest) return this.executePower(host, host.powerRequest, bmc);
+    if (!host.step) {
+      const powerState = await bmc.powerState();
+      return {
+        patch: { powerState, powerCheckedAt: Date.now() },
+        message: `the BMC reports power ${powerState}`,
+      };
+    }
     switch (host.step) {
       case 'connect':
         return { patch: { powerState: await bmc.powerState() }, message: 'BMC credentials accepted' };
       case 'inspect': {
         const hardware = await bmc.inspect();
         const cpu = hardware.cpu ? `${hardware.cpu.count} CPU(s)` : 'CPUs unknown';
-        const ram = hardware.ramMebibytes !== undefined ? `${hardware.ramMebibytes} MiB` : 'memory unknown';
+        const ram =
+          hardware.ramMebibytes !== undefined
+            ? formatBytes(hardware.ramMebibytes * 2 ** 20)
+            : 'memory unknown';
         const disks = hardware.storage ? `${hardware.storage.length} disk(s)` : 'disks unknown';
-        const message = `inspected: ${hardware.systemVendor.manufacturer || '?'} ${hardware.systemVendor.productName}, ${cpu}, ${ram}, ${hardware.nics.length} NIC(s), ${disks}`;
+        const message = `inspected: ${hardware.systemVendor?.manufacturer || '?'} ${hardware.systemVendor?.productName ?? ''}, ${cpu}, ${ram}, ${hardware.nics?.length ?? 0} NIC(s), ${disks}`;
         return { patch: { hardware: { ...hardware } }, message };
       }
       case 'power-off':
@@ -252,6 +323,12 @@ export class Reconciler {
       }
       case 'boot-once': {
         const kept = await bmc.setBootOnce('Cd');
+        // Without callbacks only the used one-time override tells that the installer started, and a
+        // Continuous CD would have boot-disk cut the installer short.
+        if (kept !== 'Once' && host.provisioning?.callbacks === false)
+          throw new PermanentStepError(
+            'the BMC does not keep a one-time boot override (it kept Continuous), so without callbacks nothing tells when the installer has finished; provision with an image that calls back (a raw image from outpost build)',
+          );
         return {
           patch: {},
           message:
@@ -295,11 +372,19 @@ export class Reconciler {
         };
       case 'power-on':
         return this.powerOn(bmc);
+      case 'installer':
+        return this.watchCdBoot(host, bmc);
+      case 'first-boot':
+        return this.watchDiskBoot(host, bmc);
       case 'eject-media':
         await bmc.ejectMedia();
         // The per-host ISO carries the host's callback token: it goes once the BMC no longer needs it.
         await this.o.hostMedia.remove(host);
-        return { patch: {}, message: 'virtual media ejected' };
+        // Deprovisioned: the host leaves its consumer and image behind.
+        return {
+          patch: host.state === 'deprovisioning' ? { provisioning: undefined } : {},
+          message: 'virtual media ejected',
+        };
       default:
         throw new Error(`internal: no executor for step '${host.step}' in state ${host.state}`);
     }
@@ -352,6 +437,38 @@ export class Reconciler {
       warnings: [
         `the BMC kept ${override.target}/Continuous after the installer: powered off, set the boot device back to the disk (Hdd, Continuous) and powered on`,
       ],
+    };
+  }
+
+  /**
+   * No callbacks (an ISO inserted as it is): the installer is under way once the firmware has used the
+   * one-time CD override. The BootProgress time seen then tells the next boot (from disk) apart.
+   */
+  private async watchCdBoot(host: HostRecord, bmc: BmcSession): Promise<Outcome> {
+    const boot = await bmc.bootStatus();
+    if (boot.overrideEnabled === 'Once')
+      return { patch: {}, message: 'waiting for the CD boot', waiting: true };
+    const seen = boot.lastStateTime ?? new Date().toISOString();
+    return {
+      patch: { provisioning: { ...host.provisioning!, cdBootSeenAt: seen } },
+      message: `the BMC reports the one-time CD boot used (BootProgress ${boot.lastState ?? 'not reported'})`,
+    };
+  }
+
+  /** No callbacks: provisioned once the BMC reports a later boot (the override is gone, so from disk). */
+  private async watchDiskBoot(host: HostRecord, bmc: BmcSession): Promise<Outcome> {
+    const boot = await bmc.bootStatus();
+    if (boot.lastStateTime === undefined)
+      throw new PermanentStepError(
+        'the BMC does not report BootProgress, so without callbacks nothing tells when the host booted from disk; provision with an image that calls back (a raw image from outpost build)',
+      );
+    const since = host.provisioning?.cdBootSeenAt ?? '';
+    const booted = ['OSBootStarted', 'OSRunning'].includes(boot.lastState ?? '');
+    if (!booted || Date.parse(boot.lastStateTime) <= Date.parse(since))
+      return { patch: {}, message: 'waiting for the boot from disk', waiting: true };
+    return {
+      patch: {},
+      message: `the BMC reports a boot from disk at ${boot.lastStateTime} (BootProgress ${boot.lastState})`,
     };
   }
 

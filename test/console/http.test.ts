@@ -198,7 +198,7 @@ describe('/metrics', () => {
   });
 
   it('passes promtool check metrics and counts hosts, steps, Redfish requests, callbacks and errors', async () => {
-    await site.api.request('POST', '/hosts/dell-1/provision', { image: 'site.iso' });
+    await site.api.request('POST', '/hosts/dell-1/provision', { image: 'site.iso', callbacks: true });
     await waitFor('dell-1 to wait for the installer', async () => {
       const h = await site.api.request<{ step?: string }>('GET', '/hosts/dell-1');
       return h.step === 'installer' || undefined;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +26,13 @@ let service: ServiceProcess;
 beforeAll(async () => {
   mkdirSync(mediaDir);
   // A raw disk image: provisioning it builds this host's own installer ISO.
-  writeFileSync(path.join(mediaDir, 'site.raw'), randomBytes(2 * 1024 * 1024));
+  const raw = randomBytes(2 * 1024 * 1024);
+  writeFileSync(path.join(mediaDir, 'site.raw'), raw);
+  // The checksum the build writes next to the image: the installer verifies the image against it.
+  writeFileSync(
+    path.join(mediaDir, 'site.raw.sha256'),
+    `${createHash('sha256').update(raw).digest('hex')}  site.raw\n`,
+  );
   lab = await startLab({ hosts: 1, backend: 'fake', stateDir: path.join(tmp.dir, 'lab') });
   service = new ServiceProcess({ stateDir, mediaDir, port: await freePort() });
   await service.start();

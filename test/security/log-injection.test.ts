@@ -58,7 +58,7 @@ describe('log and terminal injection', { timeout: 120_000 }, () => {
     const api = clientFor(service.url, stateDir);
     await api.request('POST', '/hosts', inventoryOf(lab));
     await waitFor('host-1 available', async () => (await listHosts(api))[0]?.state === 'available');
-    await api.request('POST', '/hosts/host-1/provision', { image: 'site.iso' });
+    await api.request('POST', '/hosts/host-1/provision', { image: 'site.iso', callbacks: true });
     await waitFor('the installer CD boot', () => lab.status('host-1').boots.some((b) => b.device === 'cd'));
     expect(await callback({ phase: 'disk', status: 'running', message: HOSTILE })).toBe(200);
     expect(await callback({ phase: 'installer', status: 'running', progress: 10, message: HOSTILE })).toBe(

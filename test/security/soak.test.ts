@@ -198,7 +198,9 @@ describe('soak', () => {
       );
       for (const h of available.slice(0, WAVE)) {
         try {
-          await retrying(() => api().request('POST', `/hosts/${h.name}/provision`, { image: 'site.iso' }));
+          await retrying(() =>
+            api().request('POST', `/hosts/${h.name}/provision`, { image: 'site.iso', callbacks: true }),
+          );
         } catch (error) {
           // Accepted just before a kill and answered 409 after the restart: it is provisioning already.
           if ((error as { status?: number }).status !== 409) throw error;

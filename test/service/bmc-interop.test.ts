@@ -65,6 +65,16 @@ beforeAll(async () => {
       }),
     );
   }
+  // A BMC that keeps only Continuous, for an ISO that cannot call back.
+  labs.set(
+    'continuous-nocb',
+    await startLab({
+      hosts: 1,
+      backend: 'fake',
+      vendor: 'boot-continuous',
+      stateDir: path.join(tmp.dir, 'lab-continuous-nocb'),
+    }),
+  );
   for (const extra of ['slow', 'clean', 'noclean'])
     labs.set(
       extra,
@@ -90,6 +100,7 @@ beforeAll(async () => {
         ...(vendor === 'patch-no-allow' && { automatedCleaningMode: 'disabled' }),
       })),
       { ...entry('noclean', 'noclean'), automatedCleaningMode: 'disabled' },
+      { ...entry('continuous-nocb', 'continuous-nocb'), automatedCleaningMode: 'disabled' },
     ],
   });
 });
@@ -176,7 +187,7 @@ describe('service against BMCs that differ from the happy path (lab behaviour pr
   for (const vendor of ['boot-continuous', 'boot-once-refused'] as const) {
     it(`${vendor}: provisions with a Continuous CD override, then sets the disk back after the installer`, async () => {
       await waitFor2(vendor, stable('available'), 'to be available');
-      await api.request('POST', `/hosts/${vendor}/provision`, { image: 'site.iso' });
+      await api.request('POST', `/hosts/${vendor}/provision`, { image: 'site.iso', callbacks: true });
       await waitFor2(vendor, (h) => h.step === 'installer', 'to wait for the installer');
       const lab = labs.get(vendor)!;
       expect(lab.status('host-1').bootOverride).toMatchObject({ enabled: 'Continuous', target: 'Cd' });
@@ -193,9 +204,22 @@ describe('service against BMCs that differ from the happy path (lab behaviour pr
     });
   }
 
+  it('no callbacks on a BMC that keeps only Continuous: a permanent error at boot-once, nothing booted', async () => {
+    await waitFor2('continuous-nocb', stable('available'), 'to be available');
+    await api.request('POST', '/hosts/continuous-nocb/provision', { image: 'site.iso', callbacks: false });
+    const h = await waitFor2('continuous-nocb', (x) => x.error !== undefined, 'to have an error');
+    expect(h).toMatchObject({ state: 'provisioning', step: 'boot-once' });
+    expect(h.error).toMatchObject({ permanent: true });
+    expect(h.error!.message).toMatch(
+      /does not keep a one-time boot override .*provision with an image that calls back/,
+    );
+    // boot-disk would have powered the host off in the middle of its installer: it never got that far.
+    expect(labs.get('continuous-nocb')!.status('host-1').boots).toEqual([]);
+  });
+
   it('patch-no-allow: inserts and ejects with PATCH on slots without actions or Allow header', async () => {
     await waitFor2('patch-no-allow', stable('available'), 'to be available');
-    await api.request('POST', '/hosts/patch-no-allow/provision', { image: 'site.iso' });
+    await api.request('POST', '/hosts/patch-no-allow/provision', { image: 'site.iso', callbacks: true });
     await waitFor2('patch-no-allow', (h) => h.step === 'installer', 'to wait for the installer');
     const lab = labs.get('patch-no-allow')!;
     expect(lab.status('host-1').boots.map((b) => b.device)).toEqual(['cd']);
@@ -206,7 +230,7 @@ describe('service against BMCs that differ from the happy path (lab behaviour pr
 
   it('a host stuck in deprovisioning is refused a plain delete and removed with --force, saying what is left', async () => {
     await waitFor2('generic', stable('available'), 'to be available');
-    await api.request('POST', '/hosts/generic/provision', { image: 'site.iso' });
+    await api.request('POST', '/hosts/generic/provision', { image: 'site.iso', callbacks: true });
     await waitFor2('generic', (h) => h.step === 'installer', 'to wait for the installer');
     await api.request('POST', '/hosts/generic/deprovision');
     await waitFor2(
@@ -252,7 +276,7 @@ describe('service against BMCs that differ from the happy path (lab behaviour pr
 
   it('cleans on deprovision: boots the installer in wipe mode, waits for its report, then is available', async () => {
     await waitFor2('clean', stable('available'), 'to be available');
-    await api.request('POST', '/hosts/clean/provision', { image: 'site.iso' });
+    await api.request('POST', '/hosts/clean/provision', { image: 'site.iso', callbacks: true });
     await waitFor2('clean', (h) => h.step === 'installer', 'to wait for the installer');
     await api.request('POST', '/hosts/clean/deprovision');
     await waitFor2('clean', (h) => h.step === 'cleaning', 'to wait for the cleaning report');
@@ -291,7 +315,7 @@ describe('service against BMCs that differ from the happy path (lab behaviour pr
 
   it('skips cleaning for automatedCleaningMode: disabled', async () => {
     await waitFor2('noclean', stable('available'), 'to be available');
-    await api.request('POST', '/hosts/noclean/provision', { image: 'site.iso' });
+    await api.request('POST', '/hosts/noclean/provision', { image: 'site.iso', callbacks: true });
     await waitFor2('noclean', (h) => h.step === 'installer', 'to wait for the installer');
     await api.request('POST', '/hosts/noclean/deprovision');
     await waitFor2('noclean', stable('available'), 'to be available');

@@ -100,6 +100,9 @@ describe('crash safety', () => {
       throw new Error(`callback for ${name} not accepted before the deadline`);
     };
     const installers: Promise<void>[] = [];
+    // Kills during provisioning; the installers do not finish before three of them (on a busy machine
+    // a restart can take longer than a whole installation would).
+    let midProvisioning = 0;
     lab.onBoot((host, boot) => {
       if (boot.device !== 'cd') return;
       installers.push(
@@ -107,6 +110,7 @@ describe('crash safety', () => {
           await sleep(rand() * 800);
           await post(host.name, { phase: 'installer', status: 'running', progress: 30 });
           await sleep(rand() * 800);
+          while (midProvisioning < 3 && Date.now() < deadline) await sleep(50);
           await post(host.name, { phase: 'installer', status: 'succeeded' });
           lab.guestReboot(host.name);
           await sleep(rand() * 800);
@@ -115,9 +119,9 @@ describe('crash safety', () => {
       );
     });
 
-    for (const h of lab.hosts) await api.request('POST', `/hosts/${h.name}/provision`, { image: 'site.iso' });
+    for (const h of lab.hosts)
+      await api.request('POST', `/hosts/${h.name}/provision`, { image: 'site.iso', callbacks: true });
     // Kill soon after each restart: the reconciler resumes at once, so BMC steps are often in flight.
-    let midProvisioning = 0;
     while (kills.length < 14) {
       await sleep(rand() * 250);
       const hosts = await listHosts(api);

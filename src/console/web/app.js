@@ -540,6 +540,8 @@ function ConfirmAction({ host, action, onClose }) {
         await call('POST', hostPath(host.name, 'provision'), {
           image: form.get('image'),
           ...(consumer && { consumer }),
+          // An ISO inserted as it is reports nothing: the service then watches the BMC for the boots.
+          ...(form.get('nocallbacks') && { callbacks: false }),
         });
       } else if (action.id === 'deprovision' || action.id === 'inspect') {
         await call('POST', hostPath(host.name, action.id));
@@ -567,7 +569,11 @@ function ConfirmAction({ host, action, onClose }) {
           </select>
           ${images?.length === 0 && html`<p class="error">The media dir has no images.</p>`}
           <label for="consumer">Consumer (optional)</label>
-          <input id="consumer" name="consumer" />`
+          <input id="consumer" name="consumer" />
+          <label for="nocallbacks">
+            <input type="checkbox" id="nocallbacks" name="nocallbacks" />
+            No callbacks: the image reports nothing (an ISO as it is); provisioned when the BMC reports a boot from disk
+          </label>`
         }
         ${error && html`<p class="error" role="alert">${error}</p>`}
         <div class="dialog-buttons">

@@ -6,7 +6,7 @@ packages=(
   qemu-system-x86 qemu-utils ovmf debootstrap busybox-static systemd-boot-efi
   ignition network-manager dbus iproute2 python3-sushy redfishtool podman runc
   isolinux syslinux-common cpio curl
-  grub-common grub-pc-bin grub-efi-amd64-bin openssl
+  grub-common grub-pc-bin grub-efi-amd64-bin openssl python3-yaml
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -7,6 +7,7 @@ import { type FaultSpec, parseFaultSpec } from '../../lab/faults.ts';
 import type { LabHost } from '../../lab/index.ts';
 import { isVendorProfileName, VENDOR_PROFILE_NAMES } from '../../lab/profiles.ts';
 import { type OutputFormat, outputOption } from '../output.ts';
+import { registerRke2Release } from './lab-rke2.ts';
 
 interface LabCommandOptions {
   hosts: string;
@@ -24,7 +25,7 @@ interface LabCommandOptions {
 }
 
 export function registerLab(program: Command): void {
-  program
+  const lab = program
     .command('lab')
     .description(
       'Run a Redfish BMC emulator for N hosts on loopback (QEMU virtual machines or fakes) and print them as an inventory',
@@ -110,6 +111,7 @@ Fault kinds: timeout, server-error, unauthorized, stale-inserted, busy.`,
       });
       await lab.close();
     });
+  registerRke2Release(lab);
 }
 
 /** One host in outpost's inventory format (see docs/service.md). */

@@ -1,0 +1,369 @@
+/**
+ * The lab's RKE2 stand-in (bin/rke2 of the release) on loopback, checked with real kubectl: node list and
+ * readiness, manifests auto-deploy with a HelmChart and its static chart, apply, watch semantics, and joins
+ * with a right and wrong token.
+ */
+import { createHash } from 'node:crypto';
+import { copyFile, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  apiRequest,
+  installRelease,
+  kubectl,
+  type StandIn,
+  startStandIn,
+  supervisorGet,
+  watch,
+} from './rke2-helpers.ts';
+
+let dir: string;
+let release: string;
+let rke2: string;
+let server: StandIn;
+const others: StandIn[] = [];
+const serverRoot = () => path.join(dir, 'server');
+const dataDir = () => path.join(serverRoot(), 'var/lib/rancher/rke2');
+const CHART = Buffer.from('not really a chart, but bytes whose digest the test checks\n');
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'rke2-standin-'));
+  ({ release, rke2 } = await installRelease(dir));
+  // What first boot writes before starting rke2-server: config (with a drop-in), a manifest, a chart.
+  const etc = path.join(serverRoot(), 'etc/rancher/rke2');
+  await mkdir(path.join(etc, 'config.yaml.d'), { recursive: true });
+  await writeFile(
+    path.join(etc, 'config.yaml'),
+    'token: lab-secret\nnode-name: server-1\nnode-ip: 127.0.0.1\ntls-san: [api.site.test]\ncni: canal\n' +
+      'node-label:\n  - outpost.io/host=server-1\n',
+  );
+  await writeFile(path.join(etc, 'config.yaml.d', '50-site.yaml'), 'node-label+:\n  - outpost.io/site=lab\n');
+  const manifests = path.join(dataDir(), 'server/manifests');
+  await mkdir(manifests, { recursive: true });
+  await mkdir(path.join(dataDir(), 'server/static/charts'), { recursive: true });
+  await writeFile(path.join(dataDir(), 'server/static/charts/demo-1.0.0.tgz'), CHART);
+  await writeFile(
+    path.join(manifests, 'demo.yaml'),
+    [
+      'apiVersion: v1',
+      'kind: Namespace',
+      'metadata: {name: demo}',
+      '---',
+      'apiVersion: helm.cattle.io/v1',
+      'kind: HelmChart',
+      'metadata: {name: demo, namespace: kube-system}',
+      'spec:',
+      '  chart: https://%{KUBERNETES_API}%/static/charts/demo-1.0.0.tgz',
+      '  targetNamespace: demo',
+      '  valuesContent: "replicas: 1"',
+      '---',
+      'apiVersion: v1',
+      'kind: ConfigMap',
+      'metadata: {name: site-info, namespace: demo}',
+      'data: {site: lab}',
+      '',
+    ].join('\n'),
+  );
+  server = await startStandIn(rke2, serverRoot(), 'server', []);
+});
+
+afterAll(async () => {
+  for (const node of [...others, server]) await node?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+describe('rke2 server (stand-in) on loopback', () => {
+  it('writes the token, its links, the CA and a 0600 kubeconfig where RKE2 does', async () => {
+    const token = await readFile(path.join(dataDir(), 'server/token'), 'utf8');
+    const ca = await readFile(path.join(dataDir(), 'server/tls/server-ca.crt'));
+    expect(token).toBe(`K10${sha256(ca)}::server:lab-secret\n`);
+    expect((await stat(path.join(dataDir(), 'server/token'))).mode & 0o777).toBe(0o600);
+    expect((await lstat(path.join(dataDir(), 'server/node-token'))).isSymbolicLink()).toBe(true);
+    expect(await readlink(path.join(dataDir(), 'server/node-token'))).toBe('token');
+    expect((await stat(server.kubeconfig)).mode & 0o777).toBe(0o600);
+    expect(await readFile(server.kubeconfig, 'utf8')).toContain(
+      `server: https://127.0.0.1:${server.apiPort}`,
+    );
+    expect(await supervisorGet(server.supervisorPort, '/ping')).toEqual({ status: 200, body: 'pong' });
+    expect((await supervisorGet(server.supervisorPort, '/cacerts')).body).toBe(ca.toString('latin1'));
+    expect((await supervisorGet(server.supervisorPort, '/v1-rke2/config')).status).toBe(401);
+  });
+
+  it('kubectl get nodes -o wide: the server node, NotReady without images, labels from config and drop-in', async () => {
+    const run = await kubectl(server.kubeconfig, ['get', 'nodes', '-o', 'wide']);
+    expect(run.stderr).toBe('');
+    const [header, row] = run.stdout.split('\n');
+    expect(header!.split(/\s{2,}/)).toEqual([
+      'NAME',
+      'STATUS',
+      'ROLES',
+      'AGE',
+      'VERSION',
+      'INTERNAL-IP',
+      'EXTERNAL-IP',
+      'OS-IMAGE',
+      'KERNEL-VERSION',
+      'CONTAINER-RUNTIME',
+    ]);
+    const cells = row!.split(/\s+/);
+    expect(cells.slice(0, 3)).toEqual(['server-1', 'NotReady', 'control-plane,etcd,master']);
+    expect(cells[4]).toBe('v1.32.4+rke2r1');
+    expect(cells[5]).toBe('127.0.0.1');
+    const labels = await kubectl(server.kubeconfig, [
+      'get',
+      'node',
+      'server-1',
+      '-o',
+      'jsonpath={.metadata.labels}',
+    ]);
+    expect(JSON.parse(labels.stdout)).toMatchObject({
+      'outpost.io/host': 'server-1',
+      'outpost.io/site': 'lab',
+      'node-role.kubernetes.io/control-plane': 'true',
+      'kubernetes.io/hostname': 'server-1',
+    });
+    const message = await kubectl(server.kubeconfig, [
+      'get',
+      'node',
+      'server-1',
+      '-o',
+      'jsonpath={.status.conditions[?(@.type=="Ready")].message}',
+    ]);
+    expect(message.stdout).toContain('rancher/rke2-runtime:v1.32.4-rke2r1');
+  });
+
+  it('kubectl wait: times out while NotReady; Ready once the core and CNI archives are in agent/images', async () => {
+    const early = await kubectl(server.kubeconfig, [
+      'wait',
+      '--for=condition=Ready',
+      'node/server-1',
+      '--timeout=2s',
+    ]);
+    expect(early.exitCode).toBe(1);
+    expect(early.stderr).toContain('timed out');
+    const images = path.join(dataDir(), 'agent/images');
+    await copyFile(
+      path.join(release, 'rke2-images-core.linux-amd64.tar.zst'),
+      path.join(images, 'rke2-images-core.linux-amd64.tar.zst'),
+    );
+    // Runtime present, CNI (canal) images not yet: still NotReady, and the reason says what is missing.
+    await new Promise((r) => setTimeout(r, 3000));
+    const reason = await kubectl(server.kubeconfig, [
+      'get',
+      'node',
+      'server-1',
+      '-o',
+      'jsonpath={.status.conditions[?(@.type=="Ready")].message}',
+    ]);
+    expect(reason.stdout).toContain('cni plugin not initialized');
+    expect(reason.stdout).toContain('rancher/hardened-flannel');
+    await copyFile(
+      path.join(release, 'rke2-images-canal.linux-amd64.tar.gz'),
+      path.join(images, 'rke2-images-canal.linux-amd64.tar.gz'),
+    );
+    const ready = await kubectl(server.kubeconfig, [
+      'wait',
+      '--for=condition=Ready',
+      'node/server-1',
+      '--timeout=20s',
+    ]);
+    expect(ready.stdout).toBe('node/server-1 condition met');
+    const taints = await kubectl(server.kubeconfig, [
+      'get',
+      'node',
+      'server-1',
+      '-o',
+      'jsonpath={.spec.taints}',
+    ]);
+    expect(taints.stdout).not.toContain('not-ready');
+  });
+
+  it('applies the manifests folder: kubectl get helmcharts -A, the chart served at /static/charts', async () => {
+    const charts = await kubectl(server.kubeconfig, ['get', 'helmcharts', '-A']);
+    const [header, row] = charts.stdout.split('\n');
+    expect(header!.split(/\s{2,}/).slice(0, 4)).toEqual(['NAMESPACE', 'NAME', 'REPO', 'CHART']);
+    expect(row).toMatch(
+      /^kube-system\s+demo\s+https:\/\/%\{KUBERNETES_API\}%\/static\/charts\/demo-1\.0\.0\.tgz/,
+    );
+    const cm = await kubectl(server.kubeconfig, [
+      'get',
+      'configmap',
+      'site-info',
+      '-n',
+      'demo',
+      '-o',
+      'json',
+    ]);
+    expect(JSON.parse(cm.stdout).data).toEqual({ site: 'lab' });
+    const addon = await kubectl(server.kubeconfig, [
+      'get',
+      'addons.k3s.cattle.io',
+      'demo',
+      '-n',
+      'kube-system',
+    ]);
+    expect(addon.exitCode).toBe(0);
+    for (const port of [server.apiPort, server.supervisorPort]) {
+      const chart = await supervisorGet(port, '/static/charts/demo-1.0.0.tgz');
+      expect(chart.status).toBe(200);
+      expect(sha256(Buffer.from(chart.body, 'latin1'))).toBe(sha256(CHART));
+      for (const outside of [
+        '/static/../server/token',
+        '/static/charts/%2e%2e/%2e%2e/token',
+        '/static/charts/',
+      ])
+        expect((await supervisorGet(port, outside)).status).toBe(404);
+    }
+  });
+
+  it('kubectl apply creates and then patches a ConfigMap (a removed key goes away)', async () => {
+    const file = path.join(dir, 'cm.yaml');
+    const manifest = (data: string) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  namespace: default\ndata:\n${data}`;
+    await writeFile(file, manifest('  a: "1"\n  b: "2"\n'));
+    expect((await kubectl(server.kubeconfig, ['apply', '-f', file])).stdout).toBe(
+      'configmap/applied created',
+    );
+    await writeFile(file, manifest('  a: "3"\n'));
+    expect((await kubectl(server.kubeconfig, ['apply', '-f', file])).stdout).toBe(
+      'configmap/applied configured',
+    );
+    const got = await kubectl(server.kubeconfig, ['get', 'cm', 'applied', '-o', 'json']);
+    expect(JSON.parse(got.stdout).data).toEqual({ a: '3' });
+    await writeFile(file, manifest('  a: "1"\n').replace('name: applied', 'name: Bad_Name'));
+    const bad = await kubectl(server.kubeconfig, ['apply', '-f', file]);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toContain('Invalid');
+  });
+
+  it('watch: events after a resourceVersion, bookmarks when asked, the initial-events bookmark', async () => {
+    const list = JSON.parse((await apiRequest(server.kubeconfig, '/api/v1/nodes')).body);
+    const rv = list.metadata.resourceVersion as string;
+    const stream = watch(
+      server.kubeconfig,
+      `/api/v1/nodes?watch=1&resourceVersion=${rv}&allowWatchBookmarks=true&timeoutSeconds=3`,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const label = await kubectl(server.kubeconfig, ['label', 'node', 'server-1', 'outpost.io/watched=yes']);
+    expect(label.exitCode).toBe(0);
+    const events = await stream;
+    const modified = events.find((e) => e.type === 'MODIFIED');
+    expect(modified?.object.metadata?.name).toBe('server-1');
+    expect(Number(modified?.object.metadata?.resourceVersion)).toBeGreaterThan(Number(rv));
+    expect(events.at(-1)?.type).toBe('BOOKMARK');
+    const initial = await watch(
+      server.kubeconfig,
+      '/api/v1/nodes?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1',
+    );
+    expect(initial[0]).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'server-1' } } });
+    expect(initial[1]?.type).toBe('BOOKMARK');
+    expect(initial[1]?.object.metadata?.annotations).toEqual({ 'k8s.io/initial-events-end': 'true' });
+  });
+
+  it('an agent with the full token joins; its node appears with its labels and readiness', async () => {
+    const token = (await readFile(path.join(dataDir(), 'server/token'), 'utf8')).trim();
+    const agentRoot = path.join(dir, 'agent-1');
+    await mkdir(path.join(agentRoot, 'etc/rancher/rke2'), { recursive: true });
+    await writeFile(
+      path.join(agentRoot, 'etc/rancher/rke2/config.yaml'),
+      `server: https://127.0.0.1:${server.supervisorPort}\ntoken: ${token}\nnode-name: agent-1\n` +
+        'node-ip: 127.0.0.2\nnode-label: [outpost.io/host=agent-1]\n',
+    );
+    const agent = await startStandIn(rke2, agentRoot, 'agent', []);
+    others.push(agent);
+    const appeared = await kubectl(server.kubeconfig, [
+      'wait',
+      '--for=create',
+      'node/agent-1',
+      '--timeout=20s',
+    ]);
+    expect(appeared.exitCode, `${appeared.stderr}\n${agent.output()}`).toBe(0);
+    const wide = await kubectl(server.kubeconfig, ['get', 'node', 'agent-1', '-o', 'wide', '--no-headers']);
+    expect(wide.stdout.split(/\s+/).slice(0, 3)).toEqual(['agent-1', 'NotReady', '<none>']);
+    expect(wide.stdout).toContain('127.0.0.2');
+    const images = path.join(agentRoot, 'var/lib/rancher/rke2/agent/images');
+    await mkdir(images, { recursive: true });
+    await copyFile(
+      path.join(release, 'rke2-images.linux-amd64.tar.zst'),
+      path.join(images, 'rke2-images.linux-amd64.tar.zst'),
+    );
+    const ready = await kubectl(server.kubeconfig, [
+      'wait',
+      '--for=condition=Ready',
+      'node/agent-1',
+      '--timeout=20s',
+    ]);
+    expect(ready.stdout, agent.output()).toBe('node/agent-1 condition met');
+    const secret = await kubectl(server.kubeconfig, [
+      'get',
+      'secret',
+      '-n',
+      'kube-system',
+      'agent-1.node-password.rke2',
+    ]);
+    expect(secret.exitCode).toBe(0);
+  });
+
+  it('refuses a join with a wrong CA hash, a wrong password, or a reused node name with another node password', async () => {
+    const token = (await readFile(path.join(dataDir(), 'server/token'), 'utf8')).trim();
+    const secret = token.split(':').at(-1)!;
+    const cases: [string, string, string][] = [
+      [
+        `K10${'0'.repeat(64)}::server:${secret}`,
+        'agent-x',
+        'token CA hash does not match the Cluster CA certificate hash',
+      ],
+      [token.replace(/:[^:]+$/, ':wrong'), 'agent-x', 'token is not valid'],
+      [token, 'agent-1', 'Node password rejected'],
+    ];
+    for (const [bad, name, message] of cases) {
+      const root = await mkdtemp(path.join(dir, 'bad-agent-'));
+      const agent = await startStandIn(rke2, root, 'agent', [
+        '--server',
+        `https://127.0.0.1:${server.supervisorPort}`,
+        '--token',
+        bad,
+        '--node-name',
+        name,
+      ]);
+      const result = await agent.process;
+      expect(result.exitCode).toBe(1);
+      expect(agent.output()).toContain(message);
+      expect(agent.output()).not.toContain(secret);
+    }
+    const nodes = await kubectl(server.kubeconfig, ['get', 'nodes', '-o', 'name']);
+    expect(nodes.stdout.split('\n').sort()).toEqual(['node/agent-1', 'node/server-1']);
+  });
+
+  it('after a restart: objects kept, same CA and token, a watch from before the restart gets 410 Expired', async () => {
+    const before = JSON.parse((await apiRequest(server.kubeconfig, '/api/v1/nodes')).body).metadata
+      .resourceVersion;
+    const token = await readFile(path.join(dataDir(), 'server/token'), 'utf8');
+    await server.stop();
+    server = await startStandIn(rke2, serverRoot(), 'server', [], {
+      api: server.apiPort,
+      supervisor: server.supervisorPort,
+    });
+    expect(await readFile(path.join(dataDir(), 'server/token'), 'utf8')).toBe(token);
+    const got = await kubectl(server.kubeconfig, ['get', 'cm', 'applied', '-o', 'jsonpath={.data.a}']);
+    expect(got.stdout).toBe('3');
+    const events = await watch(server.kubeconfig, `/api/v1/nodes?watch=1&resourceVersion=1&timeoutSeconds=2`);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      type: 'ERROR',
+      object: { kind: 'Status', code: 410, reason: 'Expired' },
+    });
+    // A client that re-lists gets a current resourceVersion it can watch from.
+    const after = JSON.parse((await apiRequest(server.kubeconfig, '/api/v1/nodes')).body).metadata
+      .resourceVersion;
+    expect(Number(after)).toBeGreaterThanOrEqual(Number(before));
+    const resumed = await watch(
+      server.kubeconfig,
+      `/api/v1/nodes?watch=1&resourceVersion=${after}&timeoutSeconds=1`,
+    );
+    expect(resumed.filter((e) => e.type === 'ERROR')).toEqual([]);
+  });
+});

@@ -32,15 +32,20 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function apiURL(address: string): string {
-  return `https://${isIPv6(address) ? `[${address}]` : address}:${API_PORT}`;
+function apiURL(address: string, port: number): string {
+  return `https://${isIPv6(address) ? `[${address}]` : address}:${port}`;
 }
 
 /**
  * Checks a reported kubeconfig and rewrites it for `clusterName`, pointing at `address`. The result has
  * exactly one cluster, user and context, named after the cluster, like `clusterctl get kubeconfig`.
  */
-export function adoptKubeconfig(text: string, clusterName: string, address: string): KubeconfigResult {
+export function adoptKubeconfig(
+  text: string,
+  clusterName: string,
+  address: string,
+  port = API_PORT,
+): KubeconfigResult {
   if (Buffer.byteLength(text) > KUBECONFIG_MAX_BYTES) {
     return { ok: false, problem: `kubeconfig is larger than ${KUBECONFIG_MAX_BYTES} bytes` };
   }
@@ -100,7 +105,7 @@ export function adoptKubeconfig(text: string, clusterName: string, address: stri
   const adopted = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: clusterName, cluster: { ...cluster, server: apiURL(address) } }],
+    clusters: [{ name: clusterName, cluster: { ...cluster, server: apiURL(address, port) } }],
     users: [{ name: userName, user }],
     contexts: [{ name: contextName, context: { cluster: clusterName, user: userName } }],
     'current-context': contextName,

@@ -137,3 +137,18 @@ export function formatJoinPlan(spec: ClusterSpec, plan: JoinPlan): string {
   });
   return lines.join('\n');
 }
+
+/**
+ * The host's RKE2 settings as the string keys first boot reads from the config drive's meta_data.json
+ * (docs/first-boot.md, "Kubernetes keys on the config drive"). The token is the only secret here: the
+ * config drive is written 0600 and served only to that host.
+ */
+export function configDriveKeys(settings: HostRke2Settings, token: string): Record<string, string> {
+  return {
+    outpost_kubernetes_role: settings.initializer ? 'initializer' : settings.role,
+    ...(settings.server ? { outpost_kubernetes_server: settings.server } : {}),
+    outpost_kubernetes_token: token,
+    outpost_kubernetes_node_name: settings.nodeName,
+    ...(settings.nodeIP.length > 0 ? { outpost_kubernetes_node_ip: settings.nodeIP.join(',') } : {}),
+  };
+}

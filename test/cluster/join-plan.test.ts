@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { formatJoinPlan, planJoin, planWarnings, supervisorURL } from '../../src/cluster/join-plan.ts';
+import {
+  configDriveKeys,
+  formatJoinPlan,
+  planJoin,
+  planWarnings,
+  supervisorURL,
+} from '../../src/cluster/join-plan.ts';
 import type { ClusterMember } from '../../src/cluster/types.ts';
 import { MEMBERS, SPEC } from './fixtures.ts';
 
@@ -101,5 +107,34 @@ describe('join plan', () => {
       '2 servers tolerate no server failure (etcd needs a majority): use 1 or 3 servers',
     ]);
     expect(planWarnings(MEMBERS.slice(0, 1))).toEqual([]);
+  });
+
+  it('writes the config drive keys first boot reads (docs/first-boot.md)', () => {
+    const result = planJoin(SPEC, MEMBERS);
+    if (!result.ok) throw new Error(result.problems.join('; '));
+    const keys = (host: string) => {
+      const s = result.plan.settings.get(host);
+      if (!s) throw new Error(host);
+      return configDriveKeys(s, 'K10abc::server:secret');
+    };
+    expect(keys('server-1')).toEqual({
+      outpost_kubernetes_role: 'initializer',
+      outpost_kubernetes_token: 'K10abc::server:secret',
+      outpost_kubernetes_node_name: 'server-1',
+      outpost_kubernetes_node_ip: '192.168.100.11',
+    });
+    expect(keys('server-2')).toEqual({
+      outpost_kubernetes_role: 'server',
+      outpost_kubernetes_server: 'https://192.168.100.10:9345',
+      outpost_kubernetes_token: 'K10abc::server:secret',
+      outpost_kubernetes_node_name: 'server-2',
+      outpost_kubernetes_node_ip: '192.168.100.12,fd00::12',
+    });
+    expect(keys('agent-1')).toEqual({
+      outpost_kubernetes_role: 'agent',
+      outpost_kubernetes_server: 'https://192.168.100.10:9345',
+      outpost_kubernetes_token: 'K10abc::server:secret',
+      outpost_kubernetes_node_name: 'agent-1',
+    });
   });
 });

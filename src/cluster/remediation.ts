@@ -9,6 +9,11 @@ import type { ConditionStatus } from './types.ts';
 export interface RemediationPolicy {
   /** How long a node may be NotReady/Unknown before it is power-cycled (MHC timeoutSeconds; default 5 min). */
   notReadyTimeoutMs: number;
+  /**
+   * How long a node that has never been Ready may take to become Ready (MHC nodeStartupTimeout; default
+   * 10 min): a first start pulls nothing but still waits for its CNI, and rebooting it then only restarts that.
+   */
+  startupTimeoutMs: number;
   /** Power cycles before giving up (Metal3Remediation retryLimit). */
   maxAttempts: number;
   /** How long to wait after a power cycle for the node to come back before the next one (Metal3 timeoutSeconds). */
@@ -17,6 +22,7 @@ export interface RemediationPolicy {
 
 export const DEFAULT_REMEDIATION: RemediationPolicy = {
   notReadyTimeoutMs: 5 * 60_000,
+  startupTimeoutMs: 10 * 60_000,
   maxAttempts: 3,
   settleMs: 5 * 60_000,
 };
@@ -35,6 +41,10 @@ export interface NodeHealth {
   ready: ConditionStatus;
   /** When the Ready condition last changed (epoch ms). */
   since: number;
+  /** False while the node has never been Ready since it registered. */
+  everReady: boolean;
+  /** When the node registered (epoch ms). */
+  registered: number;
 }
 
 export type RemediationDecision =
@@ -69,7 +79,9 @@ export function decideRemediation(
     return { kind: 'left-alone', reason: 'marked unhealthy after remediation ran out: needs a person' };
   if (context.desiredOff) return { kind: 'left-alone', reason: 'powered off on purpose (online: false)' };
 
-  const remediateAt = node.since + policy.notReadyTimeoutMs;
+  const remediateAt = node.everReady
+    ? node.since + policy.notReadyTimeoutMs
+    : node.registered + policy.startupTimeoutMs;
   if (now < remediateAt) return { kind: 'watch', remediateAt };
   if (record.lastAttemptAt !== undefined) {
     const until = record.lastAttemptAt + policy.settleMs;

@@ -8,7 +8,7 @@ import {
 import { MIN, T0 } from './fixtures.ts';
 
 const calm = { otherInFlight: false, desiredOff: false };
-const notReady = { ready: 'False' as const, since: T0 };
+const notReady = { ready: 'False' as const, since: T0, everReady: true, registered: T0 - 60 * MIN };
 
 describe('remediation (Metal3 Reboot strategy, MHC-style trigger)', () => {
   it('waits out the NotReady timeout, then power-cycles', () => {
@@ -24,7 +24,7 @@ describe('remediation (Metal3 Reboot strategy, MHC-style trigger)', () => {
   });
 
   it('treats Unknown (a node that stopped reporting) like NotReady', () => {
-    const decision = decideRemediation({ ready: 'Unknown', since: T0 }, NO_REMEDIATION, calm, T0 + 6 * MIN);
+    const decision = decideRemediation({ ...notReady, ready: 'Unknown' }, NO_REMEDIATION, calm, T0 + 6 * MIN);
     expect(decision.kind).toBe('power-cycle');
   });
 
@@ -57,7 +57,9 @@ describe('remediation (Metal3 Reboot strategy, MHC-style trigger)', () => {
 
   it('resets when the node is Ready again', () => {
     const record = { attempts: 2, lastAttemptAt: T0, unhealthy: false };
-    expect(decideRemediation({ ready: 'True', since: T0 + MIN }, record, calm, T0 + 2 * MIN)).toEqual({
+    expect(
+      decideRemediation({ ...notReady, ready: 'True', since: T0 + MIN }, record, calm, T0 + 2 * MIN),
+    ).toEqual({
       kind: 'healthy',
       record: NO_REMEDIATION,
     });
@@ -71,5 +73,14 @@ describe('remediation (Metal3 Reboot strategy, MHC-style trigger)', () => {
       decideRemediation(notReady, NO_REMEDIATION, { ...calm, desiredOff: true }, T0 + 6 * MIN).kind,
     ).toBe('left-alone');
     expect(decideRemediation(undefined, NO_REMEDIATION, calm, T0 + 60 * MIN).kind).toBe('left-alone');
+  });
+
+  it('a node that was never Ready gets the longer startup timeout, counted from registration', () => {
+    const starting = { ready: 'False' as const, since: T0, everReady: false, registered: T0 };
+    expect(decideRemediation(starting, NO_REMEDIATION, calm, T0 + 6 * MIN)).toEqual({
+      kind: 'watch',
+      remediateAt: T0 + 10 * MIN,
+    });
+    expect(decideRemediation(starting, NO_REMEDIATION, calm, T0 + 10 * MIN).kind).toBe('power-cycle');
   });
 });

@@ -7,6 +7,7 @@ packages=(
   ignition network-manager dbus iproute2 python3-sushy redfishtool podman runc
   isolinux syslinux-common cpio curl
   grub-common grub-pc-bin grub-efi-amd64-bin openssl python3-yaml
+  chromium prometheus
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -6,6 +6,7 @@ import { applyReport, parseReport, tokenMatches } from './callbacks.ts';
 import type { CredentialsFile } from './credentials.ts';
 import { parseInventory } from './inventory.ts';
 import type { MediaServer } from './media.ts';
+import { countCallback } from './metrics.ts';
 import type { Store } from './store.ts';
 import type { Transitions } from './transitions.ts';
 import type { HostRecord } from './types.ts';
@@ -134,6 +135,7 @@ async function handleCallback(
   const token = bearer(req) ?? pathToken;
   // Same answer for an unknown host and a wrong token: do not tell a guesser which hosts exist.
   if (!host || token === undefined || !tokenMatches(token, host.callbackTokenHash)) {
+    countCallback(undefined, 401);
     return send(res, 401, { error: 'unknown host or wrong callback token' });
   }
   const report = parseReport(await readJson(req));
@@ -144,6 +146,7 @@ async function handleCallback(
     if (!fresh || fresh.id !== host.id) return { status: 409, message: `host ${name} was replaced` };
     return applyReport(ctx.transitions, fresh, report, ctx.onReportedFailure);
   });
+  countCallback(report.step, result.status);
   send(
     res,
     result.status,

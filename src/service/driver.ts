@@ -1,6 +1,7 @@
 import { parseBmcAddress } from '../redfish/bmc-address.ts';
 import { RedfishClient, RedfishError } from '../redfish/client.ts';
 import type { BootTarget, HardwareInventory, PowerAction, PowerState } from '../redfish/types.ts';
+import { observeRedfish } from './metrics.ts';
 import type { Credentials } from './types.ts';
 
 /** What the lifecycle needs from a BMC; the Redfish details stay in src/redfish. */
@@ -37,15 +38,18 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
     async connect(target) {
       const parsed = parseBmcAddress(target.address);
       if (!parsed.ok) throw new Error(parsed.error);
-      return RedfishClient.connect({
-        address: parsed.value,
-        username: target.credentials.username,
-        password: target.credentials.password,
-        disableCertificateVerification: target.disableCertificateVerification,
-        ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
-        ...(opts.retry !== undefined && { retry: opts.retry }),
-        ...(opts.powerTimeoutMs !== undefined && { powerTimeoutMs: opts.powerTimeoutMs }),
-      });
+      return observeRedfish((onEvent) =>
+        RedfishClient.connect({
+          address: parsed.value,
+          username: target.credentials.username,
+          password: target.credentials.password,
+          disableCertificateVerification: target.disableCertificateVerification,
+          ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
+          ...(opts.retry !== undefined && { retry: opts.retry }),
+          ...(opts.powerTimeoutMs !== undefined && { powerTimeoutMs: opts.powerTimeoutMs }),
+          onEvent,
+        }),
+      );
     },
   };
 }

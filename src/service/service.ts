@@ -12,6 +12,7 @@ import {
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OperationError } from '../common/diagnostics.ts';
+import { mountConsole } from '../console/index.ts';
 import { HostActions } from './actions.ts';
 import { createHandler } from './api.ts';
 import { CredentialsFile } from './credentials.ts';
@@ -37,6 +38,8 @@ export interface ServiceOptions {
   driver?: BmcDriver;
   timing?: Partial<Timing>;
   concurrency?: number;
+  /** Serve /metrics without the API token (default: the token is needed, as for the API). */
+  metricsPublic?: boolean;
   /** Where events are printed (never with secrets); default stdout. */
   log?: (line: string) => void;
 }
@@ -91,7 +94,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     },
     kick: () => reconciler.kick(),
   });
-  const server: Server = createServer(
+  const site = mountConsole(
     createHandler({
       apiToken,
       actions,
@@ -104,7 +107,9 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
         reconciler.kick();
       },
     }),
+    { apiToken, store, mediaDir: o.mediaDir, metricsPublic: o.metricsPublic ?? false },
   );
+  const server: Server = createServer(site.handler);
   server.keepAliveTimeout = 5000;
   try {
     await new Promise<void>((resolve, reject) => {
@@ -127,6 +132,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     port,
     async close() {
       await reconciler.stop();
+      site.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

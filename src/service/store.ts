@@ -46,6 +46,7 @@ export class Store {
   private readonly db: DatabaseSync;
   private readonly statements = new Map<string, StatementSync>();
   private depth = 0;
+  private readonly watchers = new Set<(host: string) => void>();
 
   constructor(file: string) {
     this.db = new DatabaseSync(file);
@@ -61,6 +62,19 @@ export class Store {
         `${file} has schema version ${row.value}, newer than this outpost understands (${SCHEMA_VERSION}); upgrade outpost`,
       );
     }
+  }
+
+  /**
+   * Calls `watcher` with a host's name whenever its record or events are written (inside the transaction:
+   * read the store again later to see the committed state). Returns the function that stops watching.
+   */
+  watch(watcher: (host: string) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  private changed(host: string): void {
+    for (const watcher of this.watchers) watcher(host);
   }
 
   close(): void {
@@ -102,6 +116,7 @@ export class Store {
       `INSERT INTO hosts (name, id, record, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET record = excluded.record, state = excluded.state, updated_at = excluded.updated_at`,
     ).run(host.name, host.id, JSON.stringify(host), host.state, host.createdAt, host.updatedAt);
+    this.changed(host.name);
   }
 
   deleteHost(name: string): void {
@@ -110,6 +125,7 @@ export class Store {
       this.sql('DELETE FROM operations WHERE host = ?').run(name);
       this.sql('DELETE FROM events WHERE host = ?').run(name);
     });
+    this.changed(name);
   }
 
   addEvent(host: string, level: EventLevel, reason: string, message: string, time = Date.now()): void {
@@ -120,6 +136,7 @@ export class Store {
       reason,
       message,
     );
+    this.changed(host);
   }
 
   events(opts: { host?: string; limit?: number } = {}): HostEvent[] {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterStep, backoffDelay, ERROR_TYPES, firstStep, stepsBetween, type Timing } from './lifecycle.ts';
+import { countError, observeStep } from './metrics.ts';
 import type { Store } from './store.ts';
 import type { EventLevel, HostRecord, HostSpec, HostState } from './types.ts';
 
@@ -69,6 +70,7 @@ export class Transitions {
   ): HostRecord {
     return this.store.transaction(() => {
       this.store.endOperation(host.name, host.state, host.step, 'succeeded', message, now);
+      observeStep(host.state, host.step, now - host.stepStartedAt);
       const to = afterStep(host.state, host.step);
       const { error: _cleared, ...rest } = { ...host, ...patch };
       const next: HostRecord = {
@@ -110,6 +112,7 @@ export class Transitions {
     const count = (host.error?.count ?? 0) + 1;
     const type = ERROR_TYPES[host.powerRequest && !host.step ? 'power' : host.state];
     const delay = backoffDelay(count, timing);
+    countError(type);
     return this.store.transaction(() => {
       const step = opts.restartStep ?? host.step;
       if (step && (step !== host.step || opts.restartStep)) {

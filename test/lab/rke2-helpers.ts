@@ -41,6 +41,7 @@ export interface StandIn {
   kubeconfig: string;
   process: ResultPromise;
   output: () => string;
+  running: () => boolean;
   stop: () => Promise<void>;
 }
 
@@ -51,6 +52,7 @@ export async function startStandIn(
   role: 'server' | 'agent',
   args: string[],
   ports?: { api: number; supervisor: number },
+  env: Record<string, string> = {},
 ): Promise<StandIn> {
   const apiPort = ports?.api ?? (await freePort());
   const supervisorPort = ports?.supervisor ?? (await freePort());
@@ -67,7 +69,7 @@ export async function startStandIn(
       String(supervisorPort),
       ...args,
     ],
-    { env: { RKE2_LAB_ROOT: root }, reject: false, all: true, buffer: false },
+    { env: { RKE2_LAB_ROOT: root, ...env }, reject: false, all: true, buffer: false },
   );
   child.all?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
@@ -87,6 +89,7 @@ export async function startStandIn(
     kubeconfig: path.join(root, 'etc/rancher/rke2/rke2.yaml'),
     process: child,
     output: () => output,
+    running: () => !exited,
     stop,
   };
   if (role === 'agent') return standIn;

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { copyFile, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   apiRequest,
@@ -219,6 +220,19 @@ describe('rke2 server (stand-in) on loopback', () => {
     }
   });
 
+  it('skips manifests it must not apply (YAML aliases, a file name that is no valid Addon name) and says why', async () => {
+    const manifests = path.join(dataDir(), 'server/manifests');
+    const configMap = (name: string, data: string) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${name}, namespace: default}\n${data}`;
+    await writeFile(path.join(manifests, 'bomb.yaml'), configMap('bomb', 'x: &a [1, 2]\ndata: {y: *a}\n'));
+    await writeFile(path.join(manifests, 'bad_name.yaml'), configMap('underscored', 'data: {a: b}\n'));
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(server.output()).toContain('YAML aliases are not accepted');
+    expect(server.output()).toContain("'bad_name' is not a valid Addon name");
+    for (const name of ['bomb', 'underscored'])
+      expect((await kubectl(server.kubeconfig, ['get', 'cm', name])).exitCode).toBe(1);
+  });
+
   it('kubectl apply creates and then patches a ConfigMap (a removed key goes away)', async () => {
     const file = path.join(dir, 'cm.yaml');
     const manifest = (data: string) =>
@@ -338,6 +352,89 @@ describe('rke2 server (stand-in) on loopback', () => {
     expect(nodes.stdout.split('\n').sort()).toEqual(['node/agent-1', 'node/server-1']);
   });
 
+  it('a second server joins: same CA and token, its node has the server roles, its API answers kubectl', async () => {
+    const token = (await readFile(path.join(dataDir(), 'server/token'), 'utf8')).trim();
+    const root = path.join(dir, 'server-2');
+    const second = await startStandIn(rke2, root, 'server', [
+      '--server',
+      `https://127.0.0.1:${server.supervisorPort}`,
+      '--token',
+      token,
+      '--node-name',
+      'server-2',
+      '--node-ip',
+      '127.0.0.3',
+    ]);
+    others.push(second);
+    const data = path.join(root, 'var/lib/rancher/rke2/server');
+    expect(await readFile(path.join(data, 'token'), 'utf8')).toBe(`${token}\n`);
+    expect(await readFile(path.join(data, 'tls/server-ca.crt'))).toEqual(
+      await readFile(path.join(dataDir(), 'server/tls/server-ca.crt')),
+    );
+    // Through the second server's own kubeconfig and API port (forwarded to the first server's API).
+    const appeared = await kubectl(second.kubeconfig, [
+      'wait',
+      '--for=create',
+      'node/server-2',
+      '--timeout=20s',
+    ]);
+    expect(appeared.exitCode, second.output()).toBe(0);
+    const row = await kubectl(second.kubeconfig, ['get', 'node', 'server-2', '--no-headers']);
+    expect(row.stdout.split(/\s+/).slice(0, 3)).toEqual([
+      'server-2',
+      'NotReady',
+      'control-plane,etcd,master',
+    ]);
+    await kubectl(server.kubeconfig, ['delete', 'node', 'server-2']);
+  });
+
+  it('tells systemd it is ready (Type=notify) once it serves; write-kubeconfig-mode 0644 honoured', async () => {
+    const socket = path.join(dir, 'notify.sock');
+    const listener = execa(
+      '/usr/bin/python3',
+      [
+        '-c',
+        'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\n' +
+          'print("bound",flush=True)\ns.settimeout(20)\nprint(s.recv(200).decode(),flush=True)',
+        socket,
+      ],
+      { reject: false, buffer: false },
+    );
+    await new Promise<void>((resolve) => listener.stdout?.once('data', () => resolve()));
+    let message = '';
+    listener.stdout?.on('data', (chunk: Buffer) => {
+      message += chunk.toString();
+    });
+    const root = await mkdtemp(path.join(dir, 'notify-'));
+    await mkdir(path.join(root, 'etc/rancher/rke2'), { recursive: true });
+    // YAML reads an unquoted 0644 as the number 420: RKE2's meaning (octal 644) is kept.
+    await writeFile(path.join(root, 'etc/rancher/rke2/config.yaml'), 'write-kubeconfig-mode: 0644\n');
+    const node = await startStandIn(rke2, root, 'server', ['--node-name', 'notified'], undefined, {
+      NOTIFY_SOCKET: socket,
+    });
+    await listener;
+    await node.stop();
+    expect(message.trim()).toBe('READY=1');
+    expect((await stat(node.kubeconfig)).mode & 0o777).toBe(0o644);
+  });
+
+  it('refuses bad configuration with exit 1 naming the file or key', async () => {
+    const cases: [string, string][] = [
+      ['token: [unclosed\n', 'config.yaml: invalid YAML'],
+      ['cni: weave\n', "cni: unsupported value 'weave'"],
+      ['write-kubeconfig-mode: rw\n', "write-kubeconfig-mode: 'rw' is not a file mode"],
+      ['node-label: ["bad label=x"]\nserver: https://127.0.0.1:1\ntoken: t\n', 'node-label: invalid label'],
+    ];
+    for (const [config, message] of cases) {
+      const root = await mkdtemp(path.join(dir, 'bad-config-'));
+      await mkdir(path.join(root, 'etc/rancher/rke2'), { recursive: true });
+      await writeFile(path.join(root, 'etc/rancher/rke2/config.yaml'), config);
+      const run = await startStandIn(rke2, root, 'server', []).catch((e: Error) => e);
+      expect(run).toBeInstanceOf(Error);
+      expect((run as Error).message).toContain(message);
+    }
+  });
+
   it('after a restart: objects kept, same CA and token, a watch from before the restart gets 410 Expired', async () => {
     const before = JSON.parse((await apiRequest(server.kubeconfig, '/api/v1/nodes')).body).metadata
       .resourceVersion;
@@ -365,5 +462,9 @@ describe('rke2 server (stand-in) on loopback', () => {
       `/api/v1/nodes?watch=1&resourceVersion=${after}&timeoutSeconds=1`,
     );
     expect(resumed.filter((e) => e.type === 'ERROR')).toEqual([]);
+    // The agent rode out the server's restart (it retries, as the kubelet does).
+    await new Promise((r) => setTimeout(r, 2500));
+    const agent = others.find((o) => o.root.endsWith('agent-1'))!;
+    expect(agent.running(), agent.output()).toBe(true);
   });
 });

@@ -12,6 +12,7 @@ interface ServeOptions {
   concurrency: string;
   backoffBase: string;
   callbackTimeout: string;
+  metricsPublic?: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -42,6 +43,10 @@ export function registerServe(program: Command): void {
       'how long provisioning waits for each installer/first-boot callback',
       '60',
     )
+    .option(
+      '--metrics-public',
+      'serve /metrics without the API token (default: Prometheus sends it as a bearer token)',
+    )
     .action(async (opts: ServeOptions) => {
       const { host, port } = parseListen(opts.listen);
       const concurrency = positiveNumber('--concurrency', opts.concurrency);
@@ -66,6 +71,7 @@ export function registerServe(program: Command): void {
         port,
         concurrency,
         timing: { backoffBaseMs, callbackTimeoutMs },
+        metricsPublic: opts.metricsPublic === true,
         ...(opts.advertiseUrl && { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
         ...(opts.hostUrl && { hostUrl: opts.hostUrl.replace(/\/$/, '') }),
       });

@@ -82,6 +82,18 @@ class Fatal(Exception):
     pass
 
 
+class ManifestLoader(yaml.SafeLoader):
+    """YAML for manifests and request bodies: no aliases, so a small file cannot expand into a huge object."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError('YAML aliases are not accepted in manifests')
+        return super().compose_node(parent, index)
+
+
+MANIFEST_LIMIT = 16 * 1024 * 1024
+
+
 def now_rfc3339():
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
@@ -187,7 +199,44 @@ def load_config(argv):
     for c in config['cni']:
         if c not in CNI_IMAGES and c != 'none':
             raise Fatal(f'cni: unsupported value {c!r} (none, canal, calico, cilium, flannel, multus)')
+    node_labels(config)
+    node_taints(config)
+    kubeconfig_mode(config.get('write-kubeconfig-mode', '0600'))
     return config, files
+
+
+def kubeconfig_mode(value):
+    """`write-kubeconfig-mode` as RKE2 reads it (octal digits). YAML turns an unquoted 0644 into 420 and 644
+    into 644: both mean 0o644 here."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        mode = int(str(value), 8) if value > 0o777 and set(str(value)) <= set('01234567') else value
+    elif isinstance(value, str) and re.match(r'^0?[0-7]{3}$', value.strip()):
+        mode = int(value.strip(), 8)
+    else:
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        raise Fatal(f'write-kubeconfig-mode: {value!r} is not a file mode like 0600 or 0644')
+    return mode
+
+
+def node_labels(config):
+    labels = {}
+    for item in config.get('node-label', []):
+        key, _, value = item.partition('=')
+        if not valid_label(key, value):
+            raise Fatal(f'node-label: invalid label {item!r}')
+        labels[key] = value
+    return labels
+
+
+def node_taints(config):
+    taints = []
+    for item in config.get('node-taint', []):
+        m = re.match(r'^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$', item)
+        if not m or not valid_label(m[1], m[2] or ''):
+            raise Fatal(f'node-taint: invalid taint {item!r} (key[=value]:Effect)')
+        taints.append({'key': m[1], **({'value': m[2]} if m[2] else {}), 'effect': m[3]})
+    return taints
 
 
 def node_ips(config):
@@ -317,6 +366,7 @@ class Resource:
 BUILTIN = [
     Resource('', 'v1', 'nodes', 'Node', False, ['no'], status=True),
     Resource('', 'v1', 'namespaces', 'Namespace', False, ['ns'], status=True),
+    Resource('', 'v1', 'pods', 'Pod', True, ['po'], status=True),  # none run; listed because kubectl describe asks
     Resource('', 'v1', 'configmaps', 'ConfigMap', True, ['cm']),
     Resource('', 'v1', 'secrets', 'Secret', True),
     Resource('', 'v1', 'services', 'Service', True, ['svc'], status=True),
@@ -810,17 +860,8 @@ def build_node(config, name, role, ready, message):
         labels.update({'node-role.kubernetes.io/control-plane': 'true', 'node-role.kubernetes.io/etcd': 'true'})
         if tuple(int(x) for x in re.findall(r'\d+', VERSION)[:2] or (0, 0)) < (1, 34):
             labels['node-role.kubernetes.io/master'] = 'true'  # RKE2 stopped setting it in v1.34
-    for item in config.get('node-label', []):
-        key, eq, value = item.partition('=')
-        if not valid_label(key, value):
-            raise Fatal(f'node-label: invalid label {item!r}')
-        labels[key] = value
-    taints = []
-    for item in config.get('node-taint', []):
-        m = re.match(r'^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$', item)
-        if not m:
-            raise Fatal(f'node-taint: invalid taint {item!r} (key[=value]:Effect)')
-        taints.append({'key': m[1], **({'value': m[2]} if m[2] else {}), 'effect': m[3]})
+    labels.update(node_labels(config))
+    taints = node_taints(config)
     ips = node_ips(config)
     addresses = [{'type': 'InternalIP', 'address': ip} for ip in ips]
     addresses += [{'type': 'ExternalIP', 'address': ip} for ip in config.get('node-external-ip', []) if ip]
@@ -940,24 +981,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != 'HEAD':
             self.wfile.write(data)
 
-    def body(self):
-        length = int(self.headers.get('Content-Length') or 0)
-        if length > 8 * 1024 * 1024:
+    def read_body(self):
+        """Reads the whole request body up front (also for DELETE options), so the connection stays in step."""
+        try:
+            length = int(self.headers.get('Content-Length') or 0)
+        except ValueError:
+            length = -1
+        if 'chunked' in (self.headers.get('Transfer-Encoding') or '').lower():
+            self.close_connection = True
+            raise ApiError(411, 'LengthRequired', 'a request body needs a Content-Length')
+        if length < 0 or length > 8 * 1024 * 1024:
+            self.close_connection = True
             raise ApiError(413, 'RequestEntityTooLarge', 'request entity too large')
-        raw = self.rfile.read(length) if length else b''
+        self.raw_body = self.rfile.read(length) if length else b''
+
+    def body(self):
+        raw = self.raw_body
         kind = (self.headers.get('Content-Type') or 'application/json').split(';')[0].strip()
         if 'protobuf' in kind or 'cbor' in kind:
-            raise ApiError(415, 'UnsupportedMediaType', f'the body of the request was in an unknown format - '
-                                                        f'accepted media types include: application/json, '
-                                                        f'application/yaml (the lab stand-in speaks JSON only)')
+            raise ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - '
+                                                        'accepted media types include: application/json, '
+                                                        'application/yaml (the lab stand-in speaks JSON only)')
         try:
             return json.loads(raw) if raw.strip().startswith(b'{') or raw.strip().startswith(b'[') else \
-                yaml.safe_load(raw)
+                yaml.load(raw, Loader=ManifestLoader)
         except (ValueError, yaml.YAMLError) as e:
             raise ApiError(400, 'BadRequest', f'the request body could not be decoded: {e}')
 
     def dispatch(self, method):
         try:
+            self.read_body()
             url = urllib.parse.urlsplit(self.path)
             query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
             path = urllib.parse.unquote(url.path)
@@ -976,8 +1029,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             app.api(self, method, path, query)
         except ApiError as e:
             self.reply(e.code, e.status())
-        except Fatal as e:
-            self.reply(500, ApiError(500, 'InternalError', str(e)).status())
+        except (ConnectionError, TimeoutError, ssl.SSLError):
+            raise
+        except Exception as e:  # a bug must cost one request an answer, never the server
+            log('error', f'{self.command} {self.path.split("?")[0]}: {e!r}')
+            self.close_connection = True
+            try:
+                self.reply(500, ApiError(500, 'InternalError', f'internal error: {e}').status())
+            except OSError:
+                pass
 
     def static(self, root, rel):
         """Files under <data-dir>/server/static, never following a link out of it."""
@@ -1067,7 +1127,7 @@ class Cluster:
             'contexts': [{'name': 'default', 'context': {'cluster': 'default', 'user': 'default'}}],
             'users': [{'name': 'default', 'user': {'client-certificate-data': read('client-admin.crt'),
                                                     'client-key-data': read('client-admin.key')}}]}
-        mode = int(str(self.config.get('write-kubeconfig-mode', '0600')), 8)
+        mode = kubeconfig_mode(self.config.get('write-kubeconfig-mode', '0600'))
         write_atomic(self.config['write-kubeconfig'], yaml.safe_dump(kubeconfig, sort_keys=True), mode)
 
     # -- objects
@@ -1167,7 +1227,12 @@ class Cluster:
 
     def apply_manifest(self, path, data, checksum):
         objects = []
-        for doc in yaml.safe_load_all(data):
+        name = os.path.basename(path).rsplit('.', 1)[0]
+        if not SUBDOMAIN.match(name) or len(name) > 253:
+            raise ValueError(f'{name!r} is not a valid Addon name (lowercase RFC 1123: a-z, 0-9, "-", ".")')
+        if len(data) > MANIFEST_LIMIT:
+            raise ValueError(f'larger than {MANIFEST_LIMIT // 1024 // 1024} MiB')
+        for doc in yaml.load_all(data, Loader=ManifestLoader):
             if doc is None:
                 continue
             if not isinstance(doc, dict):
@@ -1181,7 +1246,6 @@ class Cluster:
                 raise ValueError('each object needs apiVersion, kind and metadata')
             self.apply_object(obj)
             gvks.append(f'{obj["apiVersion"]}, Kind={obj["kind"]}')
-        name = os.path.basename(path).rsplit('.', 1)[0]
         addon = {'apiVersion': 'k3s.cattle.io/v1', 'kind': 'Addon',
                  'metadata': {'name': name, 'namespace': 'kube-system'},
                  'spec': {'source': path, 'checksum': checksum}, 'status': {'gvks': gvks}}
@@ -1307,7 +1371,7 @@ class Cluster:
                     if query.get('dryRun') == 'All':
                         return h.reply(201, obj)
                     return h.reply(201, store.create(res, ns or '', obj))
-            raise ApiError(405, 'MethodNotAllowed', f'the server does not allow this method on the requested resource')
+            raise ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
         key_ns = ns or ''
         if method == 'GET':
             if query.get('watch') in ('1', 'true'):
@@ -1345,11 +1409,11 @@ class Cluster:
                     except (KeyError, IndexError, ValueError, TypeError) as e:
                         raise ApiError(422, 'Invalid', f'the JSON patch could not be applied: {e!r}')
                 else:
-                    raise ApiError(415, 'UnsupportedMediaType', f'the body of the request was in an unknown format - '
-                                                                f'accepted media types include: application/json-patch+json, '
-                                                                f'application/merge-patch+json, '
-                                                                f'application/apply-patch+yaml, '
-                                                                f'application/strategic-merge-patch+json')
+                    raise ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - '
+                                                                'accepted media types include: application/json-patch+json, '
+                                                                'application/merge-patch+json, '
+                                                                'application/apply-patch+yaml, '
+                                                                'application/strategic-merge-patch+json')
                 if not isinstance(new, dict):
                     raise ApiError(422, 'Invalid', 'the patched object is not an object')
                 new.setdefault('metadata', {})['resourceVersion'] = current['metadata']['resourceVersion']
@@ -1369,7 +1433,7 @@ class Cluster:
             timeout = min(int(query.get('timeoutSeconds') or 1800), 3600)
             rv = int(rv_text) if rv_text else 0
         except ValueError:
-            raise ApiError(400, 'BadRequest', f'invalid resourceVersion or timeoutSeconds')
+            raise ApiError(400, 'BadRequest', 'invalid resourceVersion or timeoutSeconds')
         include = query.get('includeObject', 'Metadata')
         wrap = (lambda o: table(res, [o], o['metadata']['resourceVersion'], include)) if as_table else (lambda o: o)
         in_scope = lambda o: ns is None or o['metadata'].get('namespace') == ns  # noqa: E731
@@ -1524,8 +1588,8 @@ class Cluster:
                 ok = True
         if not ok:
             log('warning', f'Node password validation failed for {name}')
-            return h.reply(403, f'Node password rejected, duplicate hostname or contents of '
-                                f'\'/etc/rancher/node/password\' may not match server node-passwd entry\n', 'text/plain')
+            return h.reply(403, 'Node password rejected, duplicate hostname or contents of '
+                                "'/etc/rancher/node/password' may not match server node-passwd entry\n", 'text/plain')
         with tempfile.TemporaryDirectory() as tmp:
             issue(os.path.join(tmp, 'c.crt'), os.path.join(tmp, 'c.key'), os.path.join(self.tls, 'client-ca'),
                   f'system:node:{name}', 'system:nodes', usage='clientAuth')
@@ -1625,6 +1689,10 @@ class JoinClient:
                 return response.status, json.loads(response.read() or b'null')
         except urllib.error.HTTPError as e:
             return e.code, None
+        except (urllib.error.URLError, OSError) as e:
+            # The server may be restarting: the kubelet keeps going and tries again on its next round.
+            log('warning', f'{self.api_base}{path}: {e}')
+            return 0, None
 
 
 def run_kubelet(client, config, role, stopping):
@@ -1740,9 +1808,7 @@ class ProxyApp:
         return self.cluster.version_info()
 
     def api(self, h, method, path, query):
-        length = int(h.headers.get('Content-Length') or 0)
-        body = h.rfile.read(length) if length else None
-        request = urllib.request.Request(self.client.api_base + h.path, data=body, method=method, headers={
+        request = urllib.request.Request(self.client.api_base + h.path, data=h.raw_body or None, method=method, headers={
             k: v for k, v in h.headers.items() if k.lower() in ('accept', 'content-type')})
         try:
             response = urllib.request.urlopen(request, context=self.client.api_ctx, timeout=3600)

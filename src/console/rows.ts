@@ -1,0 +1,40 @@
+import { FLOWS, isStable, stepIndex } from '../service/lifecycle.ts';
+import type { HostRecord } from '../service/types.ts';
+
+/**
+ * One line of the console's hosts table, pushed to browsers on every change. Built field by field from the
+ * record (never spread), so nothing secret reaches the page.
+ */
+export function hostRow(host: HostRecord) {
+  const steps = FLOWS[host.state] as readonly string[];
+  const index = stepIndex(host.state, host.step);
+  const withinStep = host.step === 'installer' ? (host.installProgress ?? 0) / 100 : 0;
+  return {
+    name: host.name,
+    role: host.spec.role,
+    vendor: host.hardware?.systemVendor?.manufacturer ?? null,
+    model: host.hardware?.systemVendor?.productName ?? null,
+    state: host.state,
+    step: host.step || null,
+    stepNumber: index >= 0 ? index + 1 : null,
+    stepCount: steps.length,
+    /** Percent through the state's steps; null in a stable state. */
+    progress:
+      isStable(host.state) || index < 0 ? null : Math.round(((index + withinStep) / steps.length) * 100),
+    installProgress: host.installProgress ?? null,
+    powerState: host.powerState ?? null,
+    powerRequest: host.powerRequest ?? null,
+    online: host.spec.online,
+    image: host.provisioning?.image ?? null,
+    consumer: host.provisioning?.consumer ?? null,
+    /** Kubernetes node readiness: null until the service tracks the cluster. */
+    nodeReady: null as boolean | null,
+    error: host.error
+      ? { type: host.error.type, message: host.error.message, count: host.error.count }
+      : null,
+    createdAt: host.createdAt,
+    updatedAt: host.updatedAt,
+  };
+}
+
+export type HostRow = ReturnType<typeof hostRow>;

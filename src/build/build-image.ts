@@ -10,6 +10,7 @@ import path from 'node:path';
 import { assembleBundle } from '../bundle/assemble.ts';
 import type { Bundle, FirstBootEngine } from '../bundle/bundle.ts';
 import { InputError, OperationError } from '../common/diagnostics.ts';
+import { redactValues } from '../common/redact.ts';
 import { readImageSignature } from '../definition/checks/image-signature.ts';
 import { loadDefinition } from '../definition/load.ts';
 import type { LoadedDefinition } from '../definition/types.ts';
@@ -267,9 +268,12 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
         },
       ];
       const done = report('succeeded', buildDir);
-      writeFileSync(path.join(buildDir, 'report.json'), `${redact(JSON.stringify(done, null, 2))}\n`);
+      writeFileSync(
+        path.join(buildDir, 'report.json'),
+        `${JSON.stringify(redactValues(done, loaded.secrets), null, 2)}\n`,
+      );
       log('build succeeded');
-      return JSON.parse(redact(JSON.stringify(done))) as BuildReport;
+      return redactValues(done, loaded.secrets);
     });
   } catch (error) {
     log(`failed during ${current}: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,16 +1,16 @@
 import path from 'node:path';
 import { InputError } from '../common/diagnostics.ts';
+import { STEP_NAME } from '../common/names.ts';
 import { renderTemplate } from '../common/templates.ts';
 import { readConfigFiles } from './config-files.ts';
 import type { BundleContext } from './context.ts';
 import { OS_STEP_NAMES } from './os-settings.ts';
 import type { BundleContribution, BundleFile } from './types.ts';
-import { STEP_NAME } from './validate.ts';
 
 /** `certificates/*.pem|*.crt` in the config dir: trusted system-wide at first boot. */
 export async function certificatesContribution(ctx: BundleContext): Promise<BundleContribution> {
   const dir = path.join(ctx.configDir, 'certificates');
-  const certs = (await readConfigFiles(dir)).filter(
+  const certs = (await readConfigFiles(ctx.configDir, 'certificates')).filter(
     (f) => !f.relativePath.includes('/') && /\.(pem|crt)$/.test(f.relativePath),
   );
   if (certs.length === 0) return { files: [], scripts: [], artefacts: [] };
@@ -31,7 +31,7 @@ export async function certificatesContribution(ctx: BundleContext): Promise<Bund
 
 /** `os-files/` in the config dir: copied verbatim into `/`, keeping permission bits. */
 export async function osFilesContribution(ctx: BundleContext): Promise<BundleContribution> {
-  const files = await readConfigFiles(path.join(ctx.configDir, 'os-files'));
+  const files = await readConfigFiles(ctx.configDir, 'os-files');
   if (files.length === 0) return { files: [], scripts: [], artefacts: [] };
   return {
     files: files.map((f) => ({ path: `os-files/${f.relativePath}`, content: f.content, mode: f.mode })),
@@ -51,15 +51,13 @@ export async function osFilesContribution(ctx: BundleContext): Promise<BundleCon
  */
 export async function customContribution(ctx: BundleContext): Promise<BundleContribution> {
   const scriptsDir = path.join(ctx.configDir, 'custom', 'scripts');
-  const scripts = await readConfigFiles(scriptsDir);
+  const scripts = await readConfigFiles(ctx.configDir, 'custom/scripts');
   for (const s of scripts) requirePlainName(s.relativePath, scriptsDir);
-  const files: BundleFile[] = (await readConfigFiles(path.join(ctx.configDir, 'custom', 'files'))).map(
-    (f) => ({
-      path: f.relativePath,
-      content: f.content,
-      mode: f.mode,
-    }),
-  );
+  const files: BundleFile[] = (await readConfigFiles(ctx.configDir, 'custom/files')).map((f) => ({
+    path: f.relativePath,
+    content: f.content,
+    mode: f.mode,
+  }));
   return {
     files,
     scripts: scripts.map((s) => ({ name: s.relativePath, content: s.content.toString('utf8') })),

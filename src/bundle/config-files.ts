@@ -1,6 +1,7 @@
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InputError } from '../common/diagnostics.ts';
+import { walkInside } from '../common/contained-fs.ts';
+import { type Diagnostic, InputError } from '../common/diagnostics.ts';
 
 /** A regular file found under a config-dir folder, with its path relative to that folder. */
 export interface ConfigFile {
@@ -11,36 +12,31 @@ export interface ConfigFile {
 }
 
 /**
- * Reads every regular file below `dir` (recursively, sorted by path). A missing folder is empty.
- * Symlinks and special files are refused: the bundle carries plain files with their permission bits.
+ * Reads every regular file below `configDir/folder` (recursively, sorted by path). A missing folder is
+ * empty. Links are followed only while they stay inside the config dir; special files, loops and links
+ * leading out are refused (validation reported them already, with their paths).
  */
-export async function readConfigFiles(dir: string): Promise<ConfigFile[]> {
-  const found: ConfigFile[] = [];
-  async function walk(current: string): Promise<void> {
-    let entries: string[];
-    try {
-      entries = (await readdir(current)).sort();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
-    for (const name of entries) {
-      const absolutePath = path.join(current, name);
-      const info = await lstat(absolutePath);
-      if (info.isDirectory()) {
-        await walk(absolutePath);
-      } else if (info.isFile()) {
-        found.push({
-          relativePath: path.relative(dir, absolutePath),
-          absolutePath,
-          content: await readFile(absolutePath),
-          mode: info.mode & 0o7777,
-        });
-      } else {
-        throw new InputError(`${absolutePath}: only regular files and folders are supported here`);
-      }
-    }
+export async function readConfigFiles(configDir: string, folder: string): Promise<ConfigFile[]> {
+  const walked = await walkInside(configDir, folder);
+  if (walked.problems.length) {
+    const diagnostics: Diagnostic[] = walked.problems.map((p) => ({
+      file: path.join(configDir, p.relative),
+      line: 1,
+      col: 1,
+      path: '',
+      message: p.message,
+      section: 'Config directory',
+    }));
+    throw new InputError(`${path.join(configDir, folder)}: cannot be read into the image`, diagnostics);
   }
-  await walk(dir);
+  const found: ConfigFile[] = [];
+  for (const file of walked.files) {
+    found.push({
+      relativePath: file.relative,
+      absolutePath: file.real,
+      content: await readFile(file.real),
+      mode: file.mode,
+    });
+  }
   return found;
 }

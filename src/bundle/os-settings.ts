@@ -25,7 +25,8 @@ export function osSettingsContribution(ctx: BundleContext): BundleContribution {
   };
   if (os.groups.length > 0) {
     add(OS_STEP_NAMES.groups, 'groups.sh.hbs', {
-      groups: os.groups.map((g) => ({ name: g.name, gid: g.gid ?? null })),
+      // gid 0 is a real id: the template tests hasGid, never the number (Handlebars' #if treats 0 as false).
+      groups: os.groups.map((g) => ({ name: g.name, hasGid: g.gid !== undefined, gid: String(g.gid ?? '') })),
     });
   }
   if (os.users.length > 0) {
@@ -56,7 +57,8 @@ function userView(u: User) {
   return {
     username: u.username,
     isRoot: u.username === 'root',
-    uid: u.uid ?? null,
+    hasUid: u.uid !== undefined,
+    uid: String(u.uid ?? ''),
     primaryGroup: u.primaryGroup ?? null,
     secondaryGroups: u.secondaryGroups,
     secondaryGroupList: u.secondaryGroups.join(','),

@@ -1,3 +1,15 @@
+import {
+  CRYPT_HASH,
+  NTP_HOST as HOST,
+  isSshPublicKey,
+  KERNEL_ARG,
+  KEYMAP,
+  MAX_ID,
+  POSIX_NAME,
+  TIMEZONE,
+  UNIT_NAME,
+  URL_LIKE,
+} from '../common/names.ts';
 import type { ImageDefinition } from '../definition/types.ts';
 
 /**
@@ -10,16 +22,8 @@ export interface BundleProblem {
   message: string;
 }
 
-const POSIX_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
-const UNIT_NAME = /^[A-Za-z0-9:_.@-]+$/;
-const TIMEZONE = /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/;
-const KEYMAP = /^[A-Za-z0-9_.-]+$/;
-const HOST = /^[A-Za-z0-9.:[\]-]+$/;
-const URL_LIKE = /^[^\s"'\\$`]+$/;
-const CRYPT_HASH = /^[^\s:]+$/;
-const SSH_KEY = /^[^\r\n\0]+$/;
-/** Step names appear in logs, markers and the JSON progress reports: keep them plain. */
-export const STEP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Step names are checked where custom/scripts is read; re-exported for the bundle's own steps. */
+export { STEP_NAME } from '../common/names.ts';
 
 export function validateForBundle(def: ImageDefinition): BundleProblem[] {
   const problems: BundleProblem[] = [];
@@ -29,10 +33,13 @@ export function validateForBundle(def: ImageDefinition): BundleProblem[] {
   const os = def.operatingSystem;
   os.groups.forEach((g, i) => {
     check(POSIX_NAME.test(g.name), `operatingSystem.groups[${i}].name`, nameMessage(g.name));
+    if (g.gid !== undefined)
+      check(idInRange(g.gid), `operatingSystem.groups[${i}].gid`, `must be 0 to ${MAX_ID}`);
   });
   os.users.forEach((u, i) => {
     const at = `operatingSystem.users[${i}]`;
     check(POSIX_NAME.test(u.username), `${at}.username`, nameMessage(u.username));
+    if (u.uid !== undefined) check(idInRange(u.uid), `${at}.uid`, `must be 0 to ${MAX_ID}`);
     if (u.encryptedPassword !== undefined) {
       check(
         CRYPT_HASH.test(u.encryptedPassword),
@@ -41,7 +48,7 @@ export function validateForBundle(def: ImageDefinition): BundleProblem[] {
       );
     }
     u.sshKeys.forEach((k, j) => {
-      check(SSH_KEY.test(k), `${at}.sshKeys[${j}]`, 'must be one line');
+      check(isSshPublicKey(k), `${at}.sshKeys[${j}]`, 'must be one OpenSSH public key line');
     });
     if (u.primaryGroup !== undefined) {
       check(POSIX_NAME.test(u.primaryGroup), `${at}.primaryGroup`, nameMessage(u.primaryGroup));
@@ -59,6 +66,13 @@ export function validateForBundle(def: ImageDefinition): BundleProblem[] {
       );
     });
   }
+  os.kernelArgs.forEach((arg, i) => {
+    check(
+      KERNEL_ARG.test(arg),
+      `operatingSystem.kernelArgs[${i}]`,
+      'contains characters a boot loader would interpret',
+    );
+  });
   const tz = os.time?.timezone;
   if (tz !== undefined) {
     check(TIMEZONE.test(tz), 'operatingSystem.time.timezone', `${JSON.stringify(tz)} is not a timezone name`);
@@ -92,6 +106,10 @@ export function validateForBundle(def: ImageDefinition): BundleProblem[] {
     });
   }
   return problems;
+}
+
+function idInRange(id: number): boolean {
+  return Number.isSafeInteger(id) && id >= 0 && id <= MAX_ID;
 }
 
 function nameMessage(name: string): string {

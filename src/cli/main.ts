@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { formatDiagnosticsGrouped, InputError, OperationError } from '../common/diagnostics.ts';
+import { formatDiagnosticsGrouped, forTerminal, InputError, OperationError } from '../common/diagnostics.ts';
 import { registerCommands } from './commands/index.ts';
 
 /** Runs the CLI and returns the process exit code: 0 ok, 1 operation failed, 2 bad input or usage. */
@@ -24,7 +24,7 @@ function reportError(error: unknown): number {
     return error.exitCode === 0 ? 0 : 2;
   }
   if (error instanceof InputError) {
-    process.stderr.write(`${error.message}\n`);
+    process.stderr.write(`${error.message.split('\n').map(forTerminal).join('\n')}\n`);
     if (error.diagnostics.length) process.stderr.write(`${formatDiagnosticsGrouped(error.diagnostics)}\n`);
     return 2;
   }

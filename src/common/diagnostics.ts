@@ -11,8 +11,20 @@ export interface Diagnostic {
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = `${d.file}:${d.line}:${d.col}`;
-  return d.path ? `${where}: ${d.path}: ${d.message}` : `${where}: ${d.message}`;
+  const where = `${forTerminal(d.file)}:${d.line}:${d.col}`;
+  const message = forTerminal(d.message);
+  return d.path ? `${where}: ${forTerminal(d.path)}: ${message}` : `${where}: ${message}`;
+}
+
+/**
+ * Text from input made safe to print: control characters (terminal escape sequences, carriage returns,
+ * newlines that would forge another diagnostic line) become visible `\xNN` / `\u{NNNN}` escapes.
+ */
+export function forTerminal(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.codePointAt(0)!;
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
 }
 
 /** Prints diagnostics grouped by section, in first-seen section order, each group sorted by position. */
@@ -26,7 +38,7 @@ export function formatDiagnosticsGrouped(diagnostics: readonly Diagnostic[]): st
   }
   const lines: string[] = [];
   for (const [section, group] of groups) {
-    lines.push(`${section}:`);
+    lines.push(`${forTerminal(section)}:`);
     group.sort(byPosition);
     for (const d of group) lines.push(`  ${formatDiagnostic(d)}`);
   }

@@ -1,4 +1,7 @@
 import {
+  type Document,
+  isAlias,
+  isCollection,
   isMap,
   isScalar,
   isSeq,
@@ -10,6 +13,11 @@ import {
   type YAMLMap,
 } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
+
+/** Deepest nesting of lists and mappings read from any YAML file: deeper input is refused, not parsed. */
+export const MAX_YAML_DEPTH = 64;
+
+const INTEGER_TEXT = /^[-+]?(0|[1-9][0-9]*|0x[0-9a-fA-F]+|0o[0-7]+)$/;
 
 /** Environment used to resolve `${NAME}` references in string values. */
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -43,12 +51,42 @@ export class YamlSource {
     this.file = file;
     this.text = text;
     this.env = env;
-    const parseOptions = { lineCounter: this.lineCounter, uniqueKeys: true, prettyErrors: false } as const;
-    const parsed = opts.multiDocument
-      ? parseAllDocuments(text, parseOptions)
-      : [parseDocument(text, parseOptions)];
-    const docs = Array.isArray(parsed) ? parsed : [];
-    let failed = !Array.isArray(parsed);
+    const parseOptions = {
+      lineCounter: this.lineCounter,
+      uniqueKeys: true,
+      prettyErrors: false,
+      maxAliasCount: 1000,
+    } as const;
+    let docs: Document.Parsed[] = [];
+    let failed = false;
+    // The parser recurses once per nesting level: thousands of `[` or `- ` would exhaust the stack
+    // (as a RangeError, or a SyntaxError from a regular expression compiled too deep), so text that
+    // is certainly too deep is refused before it is parsed.
+    const tooDeepAt = deepestOffset(text);
+    if (tooDeepAt >= 0) {
+      this.tooDeep(tooDeepAt);
+      failed = true;
+    } else {
+      try {
+        const parsed = opts.multiDocument
+          ? parseAllDocuments(text, parseOptions)
+          : [parseDocument(text, parseOptions)];
+        docs = Array.isArray(parsed) ? parsed : [];
+        failed = !Array.isArray(parsed);
+      } catch (error) {
+        // Belt and braces: whatever the parser throws is a problem of this file, never a crash.
+        const [line, col] = [1, 1];
+        this.diagnostics.push({
+          file,
+          line,
+          col,
+          path: '',
+          message: `YAML cannot be read: ${firstLine(String((error as Error).message ?? error))}`,
+          section: 'YAML',
+        });
+        failed = true;
+      }
+    }
     for (const doc of docs) {
       failed ||= doc.errors.length > 0;
       for (const e of [...doc.errors, ...doc.warnings.filter((w) => w.code !== 'TAG_RESOLVE_FAILED')]) {
@@ -62,11 +100,39 @@ export class YamlSource {
           section: 'YAML',
         });
       }
+      if (!failed) {
+        const deep = tooDeepNode(doc.contents as Node | null);
+        if (deep) {
+          this.tooDeep(deep.range?.[0] ?? 0);
+          failed = true;
+        }
+      }
     }
     this.documents = failed
       ? []
-      : docs.map((doc) => new YamlCursor(this, doc.contents as Node | null, '', section));
+      : docs.map(
+          (doc) => new YamlCursor(this, doc.contents as Node | null, '', section, undefined, undefined, doc),
+        );
     this.root = this.documents[0] ?? new YamlCursor(this, null, '', section);
+  }
+
+  private tooDeep(offset: number): void {
+    // The text may not have been parsed, so the line counter may know no lines: count them here.
+    let line = 1;
+    let lineStart = 0;
+    for (let i = this.text.indexOf('\n'); i >= 0 && i < offset; i = this.text.indexOf('\n', i + 1)) {
+      line++;
+      lineStart = i + 1;
+    }
+    const col = offset - lineStart + 1;
+    this.diagnostics.push({
+      file: this.file,
+      line,
+      col,
+      path: '',
+      message: `YAML nesting is too deep: at most ${MAX_YAML_DEPTH} levels of lists and mappings`,
+      section: 'YAML',
+    });
   }
 
   get ok(): boolean {
@@ -85,6 +151,70 @@ export class YamlSource {
   }
 }
 
+/** The first node nested deeper than MAX_YAML_DEPTH, found without recursion. */
+function tooDeepNode(root: Node | null): Node | undefined {
+  const stack: [Node, number][] = root ? [[root, 1]] : [];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (!isCollection(node)) continue;
+    if (depth > MAX_YAML_DEPTH) return node;
+    for (const item of node.items as unknown[]) {
+      if (isMap(node)) {
+        const pair = item as { key: unknown; value: unknown };
+        for (const part of [pair.key, pair.value]) if (isCollection(part)) stack.push([part, depth + 1]);
+      } else if (isCollection(item)) stack.push([item as Node, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
+/** Beyond this estimated nesting the parser is not even tried; below it, MAX_YAML_DEPTH is checked exactly. */
+const PARSER_DEPTH_GUARD = 400;
+
+/**
+ * Where text certainly nests too deep for the parser, or -1. An over-estimate: open flow brackets
+ * outside quotes, plus a line's indentation and its `- `/`? ` indicators (a block level needs at
+ * least one column or indicator), so no deeper text reaches the parser.
+ */
+function deepestOffset(text: string): number {
+  let flow = 0;
+  let quote = '';
+  let lineStart = true;
+  let block = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\n') {
+      lineStart = true;
+      block = 0;
+      if (flow === 0) quote = ''; // a block scalar line never leaves a quote open for the parser
+      continue;
+    }
+    if (lineStart) {
+      if (c === ' ' || c === '-' || c === '?' || c === '\t') {
+        block++;
+        if (flow + block > PARSER_DEPTH_GUARD) return i;
+        continue;
+      }
+      lineStart = false;
+    }
+    if (quote) {
+      if (c === quote) quote = '';
+      else if (c === '\\' && quote === '"') i++;
+      continue;
+    }
+    // A quote opens a quoted scalar only where a scalar starts (`don't` is plain text).
+    if ((c === '"' || c === "'") && (i === 0 || ' \t[{,:'.includes(text[i - 1]!))) quote = c;
+    else if (c === '#' && (i === 0 || text[i - 1] === ' ')) {
+      const end = text.indexOf('\n', i);
+      i = (end < 0 ? text.length : end) - 1;
+    } else if (c === '[' || c === '{') {
+      flow++;
+      if (flow + block > PARSER_DEPTH_GUARD) return i;
+    } else if ((c === ']' || c === '}') && flow > 0) flow--;
+  }
+  return -1;
+}
+
 function firstLine(message: string): string {
   return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
 }
@@ -99,6 +229,8 @@ export class YamlCursor {
   private readonly anchor: Node | null | undefined;
   /** The key of this field in its parent map, for messages about the field itself rather than its value. */
   private readonly keyNode: Node | undefined;
+  /** The document, to resolve `*alias` references to the node they name. */
+  private readonly doc: Document.Parsed | undefined;
 
   constructor(
     source: YamlSource,
@@ -107,9 +239,11 @@ export class YamlCursor {
     section?: string,
     anchor?: Node | null,
     keyNode?: Node,
+    doc?: Document.Parsed,
   ) {
     this.source = source;
-    this.node = node;
+    this.doc = doc;
+    this.node = isAlias(node) && doc ? ((node.resolve(doc) as Node | undefined) ?? node) : node;
     this.path = path;
     this.section = section;
     this.anchor = anchor;
@@ -131,7 +265,7 @@ export class YamlCursor {
   }
 
   inSection(section: string): YamlCursor {
-    return new YamlCursor(this.source, this.node, this.path, section, this.anchor, this.keyNode);
+    return new YamlCursor(this.source, this.node, this.path, section, this.anchor, this.keyNode, this.doc);
   }
 
   /** Line and column of this field, or of where it should have been. */
@@ -165,8 +299,22 @@ export class YamlCursor {
 
   /** A child field of a map (missing children point at the parent). */
   get(key: string): YamlCursor {
+    // Readers ask for the same field several times; one cursor each keeps large files cheap.
+    this.children ??= new Map();
+    let child = this.children.get(key);
+    if (!child) {
+      child = this.child(key);
+      this.children.set(key, child);
+    }
+    return child;
+  }
+
+  private children: Map<string, YamlCursor> | undefined;
+
+  private child(key: string): YamlCursor {
     const childPath = this.path ? `${this.path}.${key}` : key;
-    if (!isMap(this.node)) return new YamlCursor(this.source, undefined, childPath, this.section, this.node);
+    if (!isMap(this.node))
+      return new YamlCursor(this.source, undefined, childPath, this.section, this.node, undefined, this.doc);
     const pair = this.node.items.find((p) => isScalar(p.key) && String((p.key as Scalar).value) === key);
     return new YamlCursor(
       this.source,
@@ -175,6 +323,7 @@ export class YamlCursor {
       this.section,
       this.node,
       pair ? (pair.key as Node) : undefined,
+      this.doc,
     );
   }
 
@@ -207,14 +356,29 @@ export class YamlCursor {
     }
     return this.node.items.map(
       (item, i) =>
-        new YamlCursor(this.source, item as Node | null, `${this.path}[${i}]`, this.section, this.node),
+        new YamlCursor(
+          this.source,
+          item as Node | null,
+          `${this.path}[${i}]`,
+          this.section,
+          this.node,
+          undefined,
+          this.doc,
+        ),
     );
   }
 
   /** Entries of a free-form map (e.g. user-supplied config); values are not interpreted. */
   toJS(): unknown {
     if (!this.present) return undefined;
-    return (this.node as Node).toJSON();
+    try {
+      return this.doc
+        ? (this.node as Node).toJS(this.doc, { maxAliasCount: 1000 })
+        : (this.node as Node).toJSON();
+    } catch {
+      this.error('cannot be read: its aliases expand too far');
+      return undefined;
+    }
   }
 
   /**
@@ -249,8 +413,15 @@ export class YamlCursor {
       return undefined;
     }
     const value = isScalar(this.node) ? this.node.value : undefined;
-    const n = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
-    if (typeof n !== 'number' || !Number.isInteger(n)) {
+    let n: unknown = value;
+    if (typeof value === 'string') n = /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+    // YAML reads 1e26 and 1.0 as numbers; a count or an id is written as a whole number.
+    else if (
+      typeof value === 'number' &&
+      !INTEGER_TEXT.test(this.source.sourceText(this.node as Node).trim())
+    )
+      n = undefined;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n)) {
       this.error(`must be an integer, not ${describe(this.node)}`);
       return undefined;
     }

@@ -3,12 +3,16 @@ import { checkNetworkFiles } from '../network/check.ts';
 import { checkBaseImage } from './checks/base-image.ts';
 import { checkComponentDirectories, checkUnsupportedDirectories } from './checks/directories.ts';
 import { checkHelmFiles, checkKubernetesFiles } from './checks/kubernetes-files.ts';
+import { checkKubernetesNetwork } from './checks/kubernetes-network.ts';
+import { checkOutputImage } from './checks/output-image.ts';
 import type { DefinitionDraft } from './types.ts';
 
 /** What a check of the config directory gets: the definition as far as it could be read, and ways to point. */
 export interface ConfigDirCheckContext {
   /** Absolute path of the config directory. */
   configDir: string;
+  /** Absolute path of the definition file. */
+  definitionFile: string;
   /** Every field may be missing when the definition has problems: check what is there. */
   definition: DefinitionDraft;
   /** The path to print for a file of the config dir (given relative to it): relative to the working directory. */
@@ -29,4 +33,6 @@ export const configDirChecks: ConfigDirCheck[] = [
   checkHelmFiles,
   checkKubernetesFiles,
   checkNetworkFiles,
+  checkKubernetesNetwork,
+  checkOutputImage,
 ];

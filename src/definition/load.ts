@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { readOperatorFile } from '../common/contained-fs.ts';
 import { byPosition, type Diagnostic } from '../common/diagnostics.ts';
 import { type Environment, YamlSource } from '../common/yaml-cursor.ts';
 import { type ConfigDirCheckContext, configDirChecks } from './config-dir-checks.ts';
@@ -33,22 +33,34 @@ export async function loadDefinition(
   const display = (absolute: string) => path.relative(cwd, absolute) || path.basename(absolute);
   const shownFile = display(file);
 
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : String(error);
+  const read = await readOperatorFile(file);
+  if (read.kind !== 'text') {
+    const reason = read.kind === 'missing' ? 'not found' : read.message;
     const message = `cannot read the definition file: ${reason}`;
     return {
       diagnostics: [{ file: shownFile, line: 1, col: 1, path: '', message, section: SECTIONS.definition }],
     };
   }
+  const text = read.text;
 
   const source = new YamlSource(shownFile, text, opts.env);
   const definition = parseDefinition(source);
-  const ctx = checkContext(configDir, definition, source, display);
-  const crossFile = await Promise.all(configDirChecks.map((check) => check(ctx)));
-  const diagnostics = sortBySection(redact([...source.diagnostics, ...crossFile.flat()], source.secrets));
+  const ctx = checkContext(configDir, file, definition, source, display);
+  const crossFile = await Promise.all(
+    configDirChecks.map((check) =>
+      // Belt and braces: a check that fails unexpectedly still yields a positioned problem, not a crash.
+      check(ctx).catch((error: unknown) => [
+        ctx.atFile(
+          path.relative(configDir, file),
+          `the config directory could not be checked: ${(error as Error).message ?? String(error)}`,
+          SECTIONS.configDir,
+        ),
+      ]),
+    ),
+  );
+  const diagnostics = sortBySection(
+    redact(unique([...source.diagnostics, ...crossFile.flat()]), source.secrets),
+  );
   if (diagnostics.length) return { diagnostics };
   return {
     // Every required field was checked while parsing, so a draft without diagnostics is complete.
@@ -59,12 +71,14 @@ export async function loadDefinition(
 
 function checkContext(
   configDir: string,
+  definitionFile: string,
   definition: DefinitionDraft,
   source: YamlSource,
   display: (absolute: string) => string,
 ): ConfigDirCheckContext {
   return {
     configDir,
+    definitionFile,
     definition,
     displayPath: (relative) => display(path.join(configDir, relative)),
     atField(fieldPath, message, section) {
@@ -86,6 +100,17 @@ function redact(diagnostics: Diagnostic[], secrets: ReadonlySet<string>): Diagno
     let message = d.message;
     for (const value of values) message = message.replaceAll(value, '<redacted>');
     return message === d.message ? d : { ...d, message };
+  });
+}
+
+/** Two checks may meet the same bad file (a FIFO in kubernetes/manifests): say it once. */
+function unique(diagnostics: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return diagnostics.filter((d) => {
+    const key = `${d.file}\0${d.line}\0${d.col}\0${d.path}\0${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
 }
 

@@ -6,11 +6,11 @@
  * added twice.
  */
 
-/** Characters a kernel argument may contain: nothing GRUB or a shell would interpret (`$`, quotes, `;`, spaces). */
-const SAFE_ARG = /^[A-Za-z0-9._:/,=+@%~[\]-]+$/;
+import { KERNEL_ARG } from '../common/names.ts';
 
+/** Characters a kernel argument may contain: nothing GRUB or a shell would interpret (`$`, quotes, `;`, spaces). */
 export function unsafeKernelArg(arg: string): boolean {
-  return !SAFE_ARG.test(arg);
+  return !KERNEL_ARG.test(arg);
 }
 
 /** Appends the arguments not yet present to a command line. */

@@ -1,5 +1,5 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { findInside, listInside, readTextInside } from '../common/contained-fs.ts';
 import type { Diagnostic } from '../common/diagnostics.ts';
 import type { HostFileInput } from './generate.ts';
 
@@ -24,37 +24,43 @@ export async function readNetworkDirectory(
   configDir: string,
   display: (relative: string) => string = (r) => path.join(configDir, r),
 ): Promise<NetworkDirectory> {
-  const dir = path.join(configDir, NETWORK_DIR);
-  let names: string[];
-  try {
-    names = (await readdir(dir)).sort();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-      return { hostFiles: [], customScript: undefined, problems: [] };
-    throw err;
-  }
   const result: NetworkDirectory = { hostFiles: [], customScript: undefined, problems: [] };
-  for (const name of names) {
+  const problem = (relative: string, message: string) =>
+    result.problems.push({ file: display(relative), line: 1, col: 1, path: '', message, section: 'Network' });
+  const listed = await listInside(configDir, NETWORK_DIR);
+  if (listed.kind === 'missing') return result;
+  if (listed.kind === 'problem') {
+    problem(NETWORK_DIR, listed.message);
+    return result;
+  }
+  if (listed.kind === 'not a directory') {
+    problem(NETWORK_DIR, 'must be a directory of host files');
+    return result;
+  }
+  for (const name of listed.names) {
     const relative = `${NETWORK_DIR}/${name}`;
-    const absolute = path.join(dir, name);
-    const info = await stat(absolute);
-    if (name === CUSTOM_SCRIPT && info.isFile()) {
-      result.customScript = absolute;
-    } else if (/\.ya?ml$/.test(name) && info.isFile()) {
-      result.hostFiles.push({
-        file: display(relative),
-        host: name.replace(/\.ya?ml$/, ''),
-        text: await readFile(absolute, 'utf8'),
-      });
+    const found = await findInside(configDir, relative);
+    if (found.kind === 'missing') continue;
+    if (found.kind === 'problem') {
+      problem(relative, found.message);
+    } else if (name === CUSTOM_SCRIPT && found.kind === 'file') {
+      result.customScript = found.real;
+    } else if (/\.ya?ml$/.test(name) && found.kind === 'file') {
+      const read = await readTextInside(configDir, relative);
+      if (read.kind === 'text') {
+        result.hostFiles.push({
+          file: display(relative),
+          host: name.replace(/\.ya?ml$/, ''),
+          text: read.text,
+        });
+      } else {
+        problem(relative, read.kind === 'missing' ? 'disappeared while being read' : read.message);
+      }
     } else if (!name.startsWith('.')) {
-      result.problems.push({
-        file: display(relative),
-        line: 1,
-        col: 1,
-        path: '',
-        message: `unexpected ${info.isDirectory() ? 'folder' : 'file'} in network/: expected <hostname>.yaml host files, _all.yaml or ${CUSTOM_SCRIPT}`,
-        section: 'Network',
-      });
+      problem(
+        relative,
+        `unexpected ${found.kind === 'directory' ? 'folder' : 'file'} in network/: expected <hostname>.yaml host files, _all.yaml or ${CUSTOM_SCRIPT}`,
+      );
     }
   }
   const stems = new Map<string, string>();

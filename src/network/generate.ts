@@ -1,4 +1,5 @@
 import type { Diagnostic } from '../common/diagnostics.ts';
+import { isSafePathComponent } from '../common/names.ts';
 import { type Keyfile, keyfileName, serializeKeyfile } from './keyfile.ts';
 import type { NetworkState } from './model.ts';
 import { parseHostFile } from './parse.ts';
@@ -47,10 +48,15 @@ export function generateNetwork(inputs: readonly HostFileInput[]): GeneratedNetw
     if (!parsed.state) continue;
     const rendered = renderHost(input.host, parsed.state);
     const ids = new Map<string, number>();
+    const idsOf = new Map(rendered.interfaces.map((i) => [i.logical_name, i.connection_ids]));
     for (const iface of parsed.state.interfaces) {
-      for (const id of rendered.interfaces.find((i) => i.logical_name === iface.name)?.connection_ids ?? [
-        iface.name,
-      ]) {
+      for (const id of idsOf.get(iface.name) ?? [iface.name]) {
+        // Each id becomes `<host>/<id>.nmconnection`: it must stay one plain file name.
+        if (!isSafePathComponent(id)) {
+          diagnostics.push(
+            at(input.file, iface.line, 'interfaces', `connection id '${id}' is not a safe file name`),
+          );
+        }
         const clash = ids.get(id);
         if (clash !== undefined) {
           diagnostics.push(
@@ -91,11 +97,21 @@ export function generateNetwork(inputs: readonly HostFileInput[]): GeneratedNetw
     hosts.push({ host: input.host, state: parsed.state, ...rendered });
   }
   if (diagnostics.length) return { hosts: [], files: [], diagnostics };
-  const files = hosts.flatMap((h) =>
-    h.profiles.map((p) => ({ path: `${h.host}/${keyfileName(p.id)}`, content: serializeKeyfile(p) })),
-  );
-  files.push({ path: HOST_MAP_FILE, content: serializeHostMap(hosts) });
-  return { hosts, files, diagnostics };
+  // Serialised on first use: `validate` needs the checks, not the text of every keyfile.
+  let files: GeneratedNetwork['files'] | undefined;
+  return {
+    hosts,
+    diagnostics,
+    get files() {
+      files ??= [
+        ...hosts.flatMap((h) =>
+          h.profiles.map((p) => ({ path: `${h.host}/${keyfileName(p.id)}`, content: serializeKeyfile(p) })),
+        ),
+        { path: HOST_MAP_FILE, content: serializeHostMap(hosts) },
+      ];
+      return files;
+    },
+  };
 }
 
 function at(file: string, line: number, path: string, message: string): Diagnostic {

@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Diagnostic } from '../common/diagnostics.ts';
+import { isInterfaceName } from '../common/names.ts';
 import { type YamlCursor, YamlSource } from '../common/yaml-cursor.ts';
 import {
   type BondConfig,
@@ -21,8 +22,8 @@ export interface ParsedHostFile {
 
 const SECTION = 'Network';
 const MAC_RE = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
-/** Interface names the kernel accepts: at most 15 bytes, no slash, colon or whitespace. */
-const IFNAME_RE = /^[^\s/:]{1,15}$/;
+const IFNAME_RULE =
+  "at most 15 letters, digits, '_', '.', '+', '@' or '-', starting with a letter, digit or '_'";
 
 export const BOND_MODES = [
   'balance-rr',
@@ -146,8 +147,8 @@ function parseInterface(c: YamlCursor): NetInterface | undefined {
   c.keys(INTERFACE_KEYS);
   const nameC = c.get('name');
   const name = nameC.string({ required: true, env: false });
-  if (name !== undefined && !IFNAME_RE.test(name)) {
-    nameC.error(`'${name}' is not a valid interface name (at most 15 characters, no '/', ':' or spaces)`);
+  if (name !== undefined && !isInterfaceName(name)) {
+    nameC.error(`'${name}' is not a valid interface name (${IFNAME_RULE})`);
   }
   const type = c.get('type').oneOf(INTERFACE_TYPES, { required: true });
   const state = c.get('state').oneOf(['up', 'down', 'absent'] as const) ?? 'up';
@@ -166,7 +167,7 @@ function parseInterface(c: YamlCursor): NetInterface | undefined {
   }
   const mtu = c.get('mtu').integer({ min: 68, max: 65536 });
   const [line] = c.position();
-  if (name === undefined || type === undefined) return undefined;
+  if (name === undefined || type === undefined || !isInterfaceName(name)) return undefined;
 
   const iface: NetInterface = {
     name,
@@ -300,7 +301,7 @@ function parseEthernet(c: YamlCursor): NetInterface['ethernet'] | undefined {
   c.keys(['auto-negotiation', 'speed', 'duplex']);
   const eth: NonNullable<NetInterface['ethernet']> = {};
   const autoNegotiation = c.get('auto-negotiation').boolean();
-  const speed = c.get('speed').integer({ min: 1 });
+  const speed = c.get('speed').integer({ min: 1, max: 4294967295 });
   const duplex = c.get('duplex').oneOf(['full', 'half'] as const);
   if (autoNegotiation !== undefined) eth.autoNegotiation = autoNegotiation;
   if (speed !== undefined) eth.speed = speed;
@@ -311,17 +312,16 @@ function parseEthernet(c: YamlCursor): NetInterface['ethernet'] | undefined {
   return eth;
 }
 
+/** Port names become interface names and file names: the interface name rule applies to them too. */
 function portNames(c: YamlCursor): string[] {
   const names: string[] = [];
   for (const item of c.items()) {
-    if (item.isMap) {
-      item.keys(['name']);
-      const name = item.get('name').string({ required: true, env: false });
-      if (name !== undefined) names.push(name);
-    } else {
-      const name = item.string({ required: true, env: false });
-      if (name !== undefined) names.push(name);
-    }
+    if (item.isMap) item.keys(['name']);
+    const field = item.isMap ? item.get('name') : item;
+    const name = field.string({ required: true, env: false });
+    if (name === undefined) continue;
+    if (!isInterfaceName(name)) field.error(`'${name}' is not a valid port name (${IFNAME_RULE})`);
+    else names.push(name);
   }
   return names;
 }
@@ -354,6 +354,10 @@ function parseVlan(c: YamlCursor, state: string): NetInterface['vlan'] | undefin
   }
   c.keys(['base-iface', 'id']);
   const baseIface = c.get('base-iface').string({ required: true, env: false });
+  if (baseIface !== undefined && !isInterfaceName(baseIface)) {
+    c.get('base-iface').error(`'${baseIface}' is not a valid interface name (${IFNAME_RULE})`);
+    return undefined;
+  }
   const id = c.get('id').integer({ required: true, min: 0, max: 4094 });
   return baseIface === undefined || id === undefined ? undefined : { baseIface, id };
 }
@@ -368,14 +372,17 @@ function parseLinuxBridge(c: YamlCursor): LinuxBridgeConfig {
       const stp = options.get('stp');
       for (const stpKey of stp.keys(Object.keys(LINUX_BRIDGE_STP))) {
         const nmKey = LINUX_BRIDGE_STP[stpKey];
-        const value = stpKey === 'enabled' ? stp.get(stpKey).boolean() : stp.get(stpKey).integer({ min: 0 });
+        const value =
+          stpKey === 'enabled'
+            ? stp.get(stpKey).boolean()
+            : stp.get(stpKey).integer({ min: 0, max: 4294967295 });
         if (nmKey && value !== undefined) bridge.options.push([nmKey, String(value)]);
       }
       continue;
     }
     const nmKey = LINUX_BRIDGE_OPTIONS[key];
     const value = options.get(key);
-    const v = key === 'multicast-snooping' ? value.boolean() : value.integer({ min: 0 });
+    const v = key === 'multicast-snooping' ? value.boolean() : value.integer({ min: 0, max: 4294967295 });
     if (nmKey && v !== undefined) bridge.options.push([nmKey, String(v)]);
   }
   for (const port of c.get('port').items()) {
@@ -408,9 +415,16 @@ function parseOvsBridge(c: YamlCursor, state: string): OvsBridgeConfig {
 function checkReferences(list: YamlCursor, interfaces: NetInterface[]): void {
   const byName = new Map(interfaces.map((i) => [i.name, i]));
   const controllerOf = new Map<string, string>();
-  const items = list.items();
+  // One pass to index the list items by name: a lookup per interface would be quadratic.
+  const itemOf = new Map<string, YamlCursor>();
+  for (const item of list.items()) {
+    const name = item.get('name');
+    if (name.present && !itemOf.has(String((name.node as { value?: unknown }).value))) {
+      itemOf.set(String((name.node as { value?: unknown }).value), item);
+    }
+  }
   interfaces.forEach((iface) => {
-    const c = items.find((item) => item.get('name').string({ env: false }) === iface.name) ?? list;
+    const c = itemOf.get(iface.name) ?? list;
     const ports =
       iface.bond?.ports.map((p) => [p, c.get('link-aggregation')] as const) ??
       iface.linuxBridge?.ports.map((p) => [p, c.get('bridge').get('port')] as const) ??
@@ -445,7 +459,7 @@ function checkReferences(list: YamlCursor, interfaces: NetInterface[]): void {
   });
   interfaces.forEach((iface) => {
     if (iface.type === 'ovs-interface' && iface.state !== 'absent' && !controllerOf.has(iface.name)) {
-      const c = items.find((item) => item.get('name').string({ env: false }) === iface.name) ?? list;
+      const c = itemOf.get(iface.name) ?? list;
       c.get('name').error(`ovs-interface '${iface.name}' is not a port of any ovs-bridge`);
     }
   });

@@ -66,6 +66,12 @@ export function renderHost(host: string, state: NetworkState): RenderedHost {
     }
   }
   const [dns4, dns6] = placeDns(state);
+  const routesOf = new Map<string, Route[]>();
+  for (const route of state.routes) {
+    const list = routesOf.get(route.nextHopInterface) ?? [];
+    list.push(route);
+    routesOf.set(route.nextHopInterface, list);
+  }
   const profiles: Keyfile[] = [];
   const interfaces: HostMapInterface[] = [];
   for (const iface of [...live, ...implicit]) {
@@ -77,7 +83,7 @@ export function renderHost(host: string, state: NetworkState): RenderedHost {
       ids.push(port.id);
     }
     const profile = interfaceProfile(host, iface, controllers.get(iface.name), {
-      routes: state.routes.filter((r) => r.nextHopInterface === iface.name),
+      routes: routesOf.get(iface.name) ?? [],
       dns4: dns4?.holder === iface ? dns4.dns : undefined,
       dns6: dns6?.holder === iface ? dns6.dns : undefined,
     });

@@ -239,7 +239,7 @@ function read_iface(i,   b, name, t, mac, j, f, o, nk, ks, ns, sk, m) {
   if (kind[b] != "map") { ferr(b, "must be a mapping with name and type"); return }
   name = str(b ".name")
   if (name == "") { ferr(b ".name", "is required"); return }
-  if (name !~ /^[A-Za-z0-9_.-]+$/ || length(name) > 15) ferr(b ".name", "'" name "' is not a valid interface name")
+  if (!ifname_ok(name)) { ferr(b ".name", "'" name "' is not a valid interface name"); return }
   if (name in idx) ferr(b ".name", "interface '" name "' is already defined")
   t = oneof(b ".type", "ethernet bond vlan linux-bridge dummy loopback ovs-bridge ovs-interface", "")
   if (t == "") { if (!has(b ".type")) ferr(b ".type", "is required"); return }
@@ -273,7 +273,7 @@ function read_iface(i,   b, name, t, mac, j, f, o, nk, ks, ns, sk, m) {
   if (t == "vlan") {
     if (!has(b ".vlan")) { if (STATE[i] != "absent") ferr(b ".vlan", "is required for a vlan: give base-iface and id") }
     else {
-      VBASE[i] = str(b ".vlan.base-iface"); if (VBASE[i] == "") ferr(b ".vlan.base-iface", "is required")
+      VBASE[i] = str(b ".vlan.base-iface"); if (VBASE[i] == "") ferr(b ".vlan.base-iface", "is required"); else if (!ifname_ok(VBASE[i])) ferr(b ".vlan.base-iface", "'" VBASE[i] "' is not a valid interface name")
       VID[i] = num(b ".vlan.id", 0, 4094); if (!has(b ".vlan.id")) ferr(b ".vlan.id", "is required")
     }
   }
@@ -332,6 +332,7 @@ function read_ports(i, p,   k, name) {
   for (k = 0; k < count[p] + 0; k++) {
     name = (kind[p "." k] == "map") ? str(p "." k ".name") : str(p "." k)
     if (name == "") { ferr(p "." k, "is required"); continue }
+    if (!ifname_ok(name)) { ferr(p "." k, "'" name "' is not a valid port name"); continue }
     PORT[i, NPORTS[i]++] = name
   }
 }
@@ -460,7 +461,7 @@ function render(   i, k, p, n, h4, h6, searchon4, live, port, hm, ids, c) {
 function conn_id(i) { return TYPE[i] == "ovs-bridge" ? NAME[i] "-br" : (TYPE[i] == "ovs-interface" ? NAME[i] "-if" : NAME[i]) }
 
 function uuid(name,   cmd, h, v) {
-  if (name !~ /^[A-Za-z0-9_.\/-]+$/) fatal(0, "", "unsafe connection name " name)
+  if (name !~ /^[A-Za-z0-9_.+@-]+\/[A-Za-z0-9_][A-Za-z0-9_.+@-]*$/) fatal(0, "", "unsafe connection name " name)
   cmd = "printf '" NSOCT "%s' '" name "' | sha1sum"
   cmd | getline h; close(cmd)
   h = substr(h, 1, 32)
@@ -479,7 +480,14 @@ function conn_section(id, type, autoconnect, ctrl_like, ifname, master, stype) {
   out = out "type=" type "\nuuid=" uuid(host "/" id) "\n"
 }
 
-function emit(id,   f) { f = outdir "/" host "/" id ".nmconnection"; printf "%s", out > f; close(f) }
+# The one place a name becomes a path: it must stay one plain file name inside outdir/host.
+function emit(id,   f) {
+  if (id !~ /^[A-Za-z0-9_][A-Za-z0-9_.+@-]*$/ || host ~ /\// || host ~ /^\./) fatal(0, "", "unsafe connection id " id)
+  f = outdir "/" host "/" id ".nmconnection"; printf "%s", out > f; close(f)
+}
+
+# The interface name rule of the TypeScript generator (src/common/names.ts): never "..", "/" or blanks.
+function ifname_ok(n) { return n ~ /^[A-Za-z0-9_][A-Za-z0-9_.+@-]*$/ && length(n) <= 15 }
 
 function write_ovs_port(i,   id) {
   id = NAME[i] "-port"

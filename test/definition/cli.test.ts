@@ -43,7 +43,7 @@ embeddedArtifactRegistry:
 const TEN_PROBLEMS = [
   "ten.yaml:3:14: image.imageType: must be one of 'raw', 'iso', not 'qcow2'",
   "ten.yaml:5:14: image.baseImage: base image not found: put 'missing.raw' in base-images/",
-  "ten.yaml:6:20: image.outputImageName: must be a bare file name (it is written to the config directory), not 'out/site.raw'",
+  'ten.yaml:6:20: image.outputImageName: folder out/ does not exist: create it first',
   "ten.yaml:8:23: operatingSystem.kernelArgs[1]: duplicate kernel argument 'quiet'",
   'ten.yaml:10:7: operatingSystem.users[0]: needs encryptedPassword or at least one entry in sshKeys',
   "ten.yaml:13:15: operatingSystem.systemd.disable[0]: 'sshd.service' is both enabled and disabled",

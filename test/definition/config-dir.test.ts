@@ -95,6 +95,8 @@ describe('config directory checks', () => {
       'kubernetes/config/server.yaml:1:1: must be a YAML mapping',
       'kubernetes/manifests/bad.yaml:3:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]',
       'kubernetes/manifests/notes.txt:1:1: must be a .yaml or .yml Kubernetes manifest',
+      // As in EIB: local manifests without a kubernetes section are a mistake.
+      'site.yaml:1:1: kubernetes: kubernetes/manifests holds manifests: they need a kubernetes section with a version',
     ]);
   });
 

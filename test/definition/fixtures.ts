@@ -80,6 +80,9 @@ export async function makeCorpusConfigDir(dir: string): Promise<void> {
   await writeTree(dir, {
     'kubernetes/helm/values/metallb.yaml': 'controller:\n  logLevel: info\n',
     'kubernetes/helm/values/broken.yaml': 'controller:\n  logLevel: [info\n',
+    // Dual stack (rke2-multi-node-vip.yaml) needs both families, IPv4 first in both, as EIB requires.
+    'kubernetes/config/server.yaml':
+      'cluster-cidr: 10.42.0.0/16,fd42::/48\nservice-cidr: 10.43.0.0/16,fd43::/112\n',
     'kubernetes/helm/certs/ca.pem': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
   });
 }

@@ -28,6 +28,7 @@ function context(
   });
   return {
     configDir,
+    definitionFile: path.join(configDir, 'site.yaml'),
     definition,
     displayPath: (r) => r,
     atField: (fieldPath, message, section) => at('site.yaml', fieldPath, message, section),

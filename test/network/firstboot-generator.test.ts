@@ -34,6 +34,22 @@ describe.each(implementations)('first-boot generator on $name', ({ name, cmd }) 
     });
   }
 
+  // The host name comes from the config drive's meta_data.json: it becomes a folder name.
+  for (const host of ['../../etc', 'a/b', '.hidden', '-rf', 'x\ny']) {
+    it(`refuses the config-drive host name ${JSON.stringify(host)} and writes nothing`, async () => {
+      const dir = path.join(work, name.replace(/\W/g, '_'), 'host', Buffer.from(host).toString('hex'));
+      const file = path.join(dir, 'input.yaml');
+      const out = path.join(dir, 'out');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(file, 'interfaces:\n  - name: eth0\n    type: ethernet\n');
+      const r = await runAwkGenerator(cmd, host, file, out);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toContain('is not valid');
+      expect(readTree(out)).toEqual({});
+      expect(readTree(dir)).toEqual({ 'input.yaml': 'interfaces:\n  - name: eth0\n    type: ethernet\n' });
+    });
+  }
+
   for (const c of INVALID_CASES.filter((x) => x.awk)) {
     it(`refuses: ${c.name}`, async () => {
       const dir = path.join(work, name.replace(/\W/g, '_'), 'invalid', c.name.replace(/\W/g, '_'));

@@ -241,4 +241,29 @@ export const INVALID_CASES: InvalidCase[] = [
     expect: "2:11: interfaces[0].name: 'averyveryverylongname0' is not a valid interface name",
     awk: ':2: interfaces[0].name:',
   },
+  // Names become file names (`<host>/<id>.nmconnection`): traversal is refused by both generators.
+  {
+    name: 'bond port that climbs out of the output folder',
+    yaml: 'interfaces:\n  - name: bond0\n    type: bond\n    link-aggregation:\n      mode: active-backup\n      port:\n        - ../../../../tmp/x\n',
+    expect: "7:11: interfaces[0].link-aggregation.port[0]: '../../../../tmp/x' is not a valid port name",
+    awk: ':7: interfaces[0].link-aggregation.port[0]:',
+  },
+  {
+    name: 'bridge port named ..',
+    yaml: 'interfaces:\n  - name: br0\n    type: linux-bridge\n    bridge:\n      port:\n        - name: ..\n',
+    expect: "6:17: interfaces[0].bridge.port[0].name: '..' is not a valid port name",
+    awk: ':6: interfaces[0].bridge.port[0]:',
+  },
+  {
+    name: 'interface named ..',
+    yaml: 'interfaces:\n  - name: ..\n    type: dummy\n',
+    expect: "2:11: interfaces[0].name: '..' is not a valid interface name",
+    awk: ':2: interfaces[0].name:',
+  },
+  {
+    name: 'vlan base interface with a slash',
+    yaml: 'interfaces:\n  - name: v10\n    type: vlan\n    vlan:\n      base-iface: a/b\n      id: 10\n',
+    expect: "5:19: interfaces[0].vlan.base-iface: 'a/b' is not a valid interface name",
+    awk: ':5: interfaces[0].vlan.base-iface:',
+  },
 ];

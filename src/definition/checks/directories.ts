@@ -1,13 +1,20 @@
-import { readdir, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { findInside, walkInside } from '../../common/contained-fs.ts';
 import type { Diagnostic } from '../../common/diagnostics.ts';
+import { STEP_NAME } from '../../common/names.ts';
 import type { ConfigDirCheckContext } from '../config-dir-checks.ts';
 import { notSupported } from '../parse-context.ts';
 import { SECTIONS } from '../section-names.ts';
 
-/** Config-dir components that are used when present; like Edge Image Builder, an empty one is a mistake. */
+export const CUSTOM_SCRIPTS_DIR = 'custom/scripts';
+const BUILD_DIR = '_build';
+
+/**
+ * Config-dir components that are used when present; like Edge Image Builder, an empty one is a mistake.
+ * Every file below them is read into the image, so each is checked now: links stay inside the config
+ * dir, no special files, no loops.
+ */
 const COMPONENT_DIRECTORIES: readonly { dir: string; section: string }[] = [
-  { dir: 'custom/scripts', section: SECTIONS.custom },
+  { dir: CUSTOM_SCRIPTS_DIR, section: SECTIONS.custom },
   { dir: 'custom/files', section: SECTIONS.custom },
   { dir: 'os-files', section: SECTIONS.configDir },
   { dir: 'certificates', section: SECTIONS.configDir },
@@ -25,13 +32,26 @@ const UNSUPPORTED_DIRECTORIES: readonly { dir: string; need: string }[] = [
 export async function checkComponentDirectories(ctx: ConfigDirCheckContext): Promise<Diagnostic[]> {
   const results = await Promise.all(
     COMPONENT_DIRECTORIES.map(async ({ dir, section }) => {
-      const entries = await listDirectory(path.join(ctx.configDir, dir));
-      if (entries === 'missing') return [];
-      if (entries === 'not a directory') return [ctx.atFile(dir, 'must be a directory', section)];
-      if (entries.length === 0) {
+      const walked = await walkInside(ctx.configDir, dir);
+      if (walked.missing) return [];
+      const found = walked.problems.map((p) => ctx.atFile(p.relative, p.message, section));
+      if (walked.files.length === 0 && found.length === 0) {
         return [ctx.atFile(dir, 'is an empty directory: add files or remove it', section)];
       }
-      return [];
+      if (dir === CUSTOM_SCRIPTS_DIR) {
+        for (const file of walked.files) {
+          if (!STEP_NAME.test(file.relative)) {
+            found.push(
+              ctx.atFile(
+                `${dir}/${file.relative}`,
+                "a script name may use only letters, digits, '.', '_' and '-' (no folders), starting with a letter or digit",
+                section,
+              ),
+            );
+          }
+        }
+      }
+      return found;
     }),
   );
   return results.flat();
@@ -40,24 +60,18 @@ export async function checkComponentDirectories(ctx: ConfigDirCheckContext): Pro
 export async function checkUnsupportedDirectories(ctx: ConfigDirCheckContext): Promise<Diagnostic[]> {
   const results = await Promise.all(
     UNSUPPORTED_DIRECTORIES.map(async ({ dir, need }) => {
-      const exists = await stat(path.join(ctx.configDir, dir)).then(
-        () => true,
-        () => false,
-      );
-      return exists ? [ctx.atFile(dir, notSupported(need), SECTIONS.configDir)] : [];
+      const found = await findInside(ctx.configDir, dir);
+      return found.kind === 'missing' ? [] : [ctx.atFile(dir, notSupported(need), SECTIONS.configDir)];
     }),
   );
-  return results.flat();
+  return [...results.flat(), ...(await checkBuildDirectory(ctx))];
 }
 
-/** Entry names, 'missing' when absent, or 'not a directory'. */
-export async function listDirectory(dir: string): Promise<string[] | 'missing' | 'not a directory'> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return 'missing';
-    if (code === 'ENOTDIR') return 'not a directory';
-    throw error;
-  }
+/** The build writes its log and the rendered bundle to `_build/`: it must be a real folder inside. */
+async function checkBuildDirectory(ctx: ConfigDirCheckContext): Promise<Diagnostic[]> {
+  const found = await findInside(ctx.configDir, BUILD_DIR);
+  if (found.kind === 'problem') return [ctx.atFile(BUILD_DIR, found.message, SECTIONS.configDir)];
+  if (found.kind === 'file')
+    return [ctx.atFile(BUILD_DIR, 'must be a directory (builds write their logs there)', SECTIONS.configDir)];
+  return [];
 }

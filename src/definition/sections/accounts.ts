@@ -1,16 +1,14 @@
 import { isSeq } from 'yaml';
+import { CRYPT_HASH, isSshPublicKey, MAX_ID, POSIX_NAME } from '../../common/names.ts';
 import type { YamlCursor } from '../../common/yaml-cursor.ts';
 import { type ParseContext, reportDuplicates } from '../parse-context.ts';
 import type { Draft, Group, User } from '../types.ts';
-
-/** Login names as useradd/groupadd accept them: start with a letter or `_`, at most 32 characters. */
-const ACCOUNT_NAME = /^[a-z_][a-z0-9_.-]{0,31}\$?$/i;
 
 export function parseGroups(cursor: YamlCursor, ctx: ParseContext): Draft<Group>[] {
   const groups = cursor.items().map((item) => {
     const f = ctx.fields(item, ['name', 'gid']);
     const name = accountName(f.name);
-    const gid = f.gid.integer({ min: 0 });
+    const gid = f.gid.integer({ min: 0, max: MAX_ID });
     return { group: { name, gid }, at: f.name };
   });
   reportDuplicates(
@@ -34,7 +32,7 @@ export function parseUsers(cursor: YamlCursor, ctx: ParseContext): Draft<User>[]
     const username = accountName(f.username);
     const user: Draft<User> = {
       username,
-      uid: f.uid.integer({ min: 0 }),
+      uid: f.uid.integer({ min: 0, max: MAX_ID }),
       encryptedPassword: f.encryptedPassword.string(),
       sshKeys: f.sshKeys.strings(),
       primaryGroup: f.primaryGroup.string(),
@@ -42,6 +40,18 @@ export function parseUsers(cursor: YamlCursor, ctx: ParseContext): Draft<User>[]
       createHomeDir: f.createHomeDir.boolean(),
     };
     checkUser(user, item, f.sshKeys);
+    if (user.encryptedPassword !== undefined && !CRYPT_HASH.test(user.encryptedPassword)) {
+      // Never quote it: it may be a secret from the environment.
+      f.encryptedPassword.error('must be a crypt(3) hash without spaces or colons');
+    }
+    f.sshKeys.items().forEach((key, i) => {
+      const value = user.sshKeys?.[i];
+      if (value !== undefined && !isSshPublicKey(value)) {
+        key.error(
+          "must be one OpenSSH public key line ('<type> <base64 key> [comment]', e.g. ssh-ed25519 AAAA... user@host)",
+        );
+      }
+    });
     return { user, at: f.username };
   });
   reportDuplicates(
@@ -71,8 +81,10 @@ function checkUser(user: Draft<User>, item: YamlCursor, sshKeys: YamlCursor): vo
 
 function accountName(cursor: YamlCursor): string | undefined {
   const name = cursor.string({ required: true });
-  if (name !== undefined && !ACCOUNT_NAME.test(name)) {
-    cursor.error(`'${name}' is not a valid account name (letters, digits, '_', '.', '-'; at most 32)`);
+  if (name !== undefined && !POSIX_NAME.test(name)) {
+    cursor.error(
+      `'${name}' is not a valid account name (lower-case letters, digits, '_', '.', '-', starting with a letter or '_'; at most 32)`,
+    );
   }
   return name;
 }

@@ -1,6 +1,10 @@
+import { isSafePathComponent } from '../../common/names.ts';
 import type { YamlCursor } from '../../common/yaml-cursor.ts';
 import { type ParseContext, reportDuplicates } from '../parse-context.ts';
 import type { Draft, HelmChart, HelmRepository, Kubernetes } from '../types.ts';
+
+/** Helm's own rule for release names: a DNS label of at most 53 characters. */
+const HELM_RELEASE = /^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$/;
 
 /** Edge Image Builder's Helm rules (pkg/image/validation/kubernetes.go), each on the field it is about. */
 export function parseHelm(cursor: YamlCursor, ctx: ParseContext): Draft<Kubernetes['helm']> {
@@ -8,10 +12,29 @@ export function parseHelm(cursor: YamlCursor, ctx: ParseContext): Draft<Kubernet
   const charts = f.charts.items().map((item) => ({ chart: parseChart(item, ctx), item }));
   const repositories = f.repositories.items().map((item) => ({ repo: parseRepository(item, ctx), item }));
 
+  // EIB (since PR #680): a chart may be listed twice; each release needs its own name.
+  const names = new Map(charts.map(({ chart }, i) => [chart.name, i]));
+  const takesAnotherName = (chart: Draft<HelmChart>, i: number) => {
+    const other = chart.releaseName === undefined ? undefined : names.get(chart.releaseName);
+    return other !== undefined && other !== i ? other : undefined;
+  };
   reportDuplicates(
-    charts.map(({ chart, item }) => ({ value: chart.name, at: item.get('name') })),
-    (name) => `duplicate chart '${name}'`,
+    charts.map(({ chart, item }, i) => ({
+      value: takesAnotherName(chart, i) === undefined ? (chart.releaseName ?? chart.name) : undefined,
+      at: chart.releaseName === undefined ? item.get('name') : item.get('releaseName'),
+    })),
+    (name) => `duplicate release '${name}': charts with the same name need distinct releaseNames`,
   );
+  charts.forEach(({ chart, item }, i) => {
+    const other = takesAnotherName(chart, i);
+    if (other !== undefined) {
+      item
+        .get('releaseName')
+        .error(
+          `'${chart.releaseName}' is the name of another chart (charts[${other}]): choose another releaseName`,
+        );
+    }
+  });
   reportDuplicates(
     repositories.map(({ repo, item }) => ({ value: repo.name, at: item.get('name') })),
     (name) => `duplicate repository '${name}'`,
@@ -61,6 +84,16 @@ function parseChart(item: YamlCursor, ctx: ParseContext): Draft<HelmChart> {
     valuesFile: f.valuesFile.string(),
     apiVersions: f.apiVersions.strings(),
   };
+  if (chart.name === '') f.name.error('must not be empty');
+  else if (chart.name !== undefined && !isSafePathComponent(chart.name)) {
+    f.name.error(`'${chart.name}' is not a chart name (letters, digits, '.', '_', '-')`);
+  }
+  if (chart.version === '') f.version.error('must not be empty');
+  if (chart.releaseName !== undefined && !HELM_RELEASE.test(chart.releaseName)) {
+    f.releaseName.error(
+      `'${chart.releaseName}' is not a Helm release name (lower-case letters, digits and '-', at most 53)`,
+    );
+  }
   if (chart.createNamespace && !chart.targetNamespace) f.createNamespace.errorAtKey('needs targetNamespace');
   if (chart.valuesFile !== undefined && !/^[^/]+\.ya?ml$/.test(chart.valuesFile)) {
     f.valuesFile.error(

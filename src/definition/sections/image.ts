@@ -1,5 +1,7 @@
 import path from 'node:path';
+import { isSafePathComponent } from '../../common/names.ts';
 import type { YamlCursor } from '../../common/yaml-cursor.ts';
+import { isPlainRelativePath } from '../checks/output-image.ts';
 import type { ParseContext } from '../parse-context.ts';
 import type { Arch, Draft, ImageSection, ImageType } from '../types.ts';
 
@@ -21,9 +23,13 @@ export function parseImage(cursor: YamlCursor, ctx: ParseContext): Draft<ImageSe
   }
   const outputImageName = f.outputImageName.string({ required: true });
   if (outputImageName !== undefined) {
-    if (!isBareFileName(outputImageName)) {
+    if (!isOutputPath(outputImageName)) {
       f.outputImageName.error(
-        `must be a bare file name (it is written to the config directory), not '${outputImageName}'`,
+        `must be a file name or a relative path inside the config directory (letters, digits, '.', '_', '-'; no '..'), not '${outputImageName}'`,
+      );
+    } else if (/\.ya?ml$/i.test(outputImageName)) {
+      f.outputImageName.error(
+        `must not end in .yaml or .yml (a definition could be overwritten): '${outputImageName}'`,
       );
     } else if (baseImage !== undefined && outputImageName === path.basename(baseImage)) {
       f.outputImageName.error(`must differ from image.baseImage ('${baseImage}')`);
@@ -32,8 +38,15 @@ export function parseImage(cursor: YamlCursor, ctx: ParseContext): Draft<ImageSe
   return { imageType, arch, baseImage, outputImageName };
 }
 
-function isBareFileName(name: string): boolean {
-  return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0');
+/** Where the image is written, relative to the config dir: `basic.raw`, `./out/basic.iso`. */
+function isOutputPath(name: string): boolean {
+  return (
+    isPlainRelativePath(name) &&
+    name
+      .replace(/^(\.\/)+/, '')
+      .split('/')
+      .every(isSafePathComponent)
+  );
 }
 
 /** A relative path that stays inside its directory (`sub/x.raw` is fine, `../x.raw` is not). */

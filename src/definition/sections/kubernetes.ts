@@ -1,6 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { YamlCursor } from '../../common/yaml-cursor.ts';
 import { isHostname } from '../hostname.ts';
+import { isGlobalUnicast } from '../ip.ts';
 import { type ParseContext, reportDuplicates } from '../parse-context.ts';
 import type { Draft, Kubernetes, KubernetesNode } from '../types.ts';
 import { parseHelm } from './helm.ts';
@@ -48,11 +49,17 @@ function parseNetwork(cursor: YamlCursor, ctx: ParseContext): Draft<Kubernetes['
   const f = ctx.fields(cursor, ['apiVIP', 'apiVIP6', 'apiHost']);
   const apiVIP = f.apiVIP.string();
   if (apiVIP !== undefined && !isIPv4(apiVIP)) f.apiVIP.error(`must be an IPv4 address, not '${apiVIP}'`);
+  else if (apiVIP !== undefined && !isGlobalUnicast(apiVIP)) f.apiVIP.error(notUnicast(apiVIP));
   const apiVIP6 = f.apiVIP6.string();
   if (apiVIP6 !== undefined && !isIPv6(apiVIP6)) f.apiVIP6.error(`must be an IPv6 address, not '${apiVIP6}'`);
+  else if (apiVIP6 !== undefined && !isGlobalUnicast(apiVIP6)) f.apiVIP6.error(notUnicast(apiVIP6));
   const apiHost = f.apiHost.string();
   if (apiHost !== undefined && !isHostname(apiHost)) f.apiHost.error(`must be a host name, not '${apiHost}'`);
   return { apiVIP, apiVIP6, apiHost };
+}
+
+function notUnicast(address: string): string {
+  return `'${address}' is not a global unicast address (not loopback, unspecified, multicast or link-local)`;
 }
 
 function parseNodes(cursor: YamlCursor, ctx: ParseContext): Draft<KubernetesNode>[] {

@@ -1,3 +1,4 @@
+import { KERNEL_ARG, KEYMAP, NTP_HOST, TIMEZONE, UNIT_NAME, URL_LIKE } from '../../common/names.ts';
 import type { YamlCursor } from '../../common/yaml-cursor.ts';
 import { parseDiskSize } from '../disk-size.ts';
 import { notSupported, type ParseContext, reportDuplicates } from '../parse-context.ts';
@@ -34,7 +35,7 @@ export function parseOperatingSystem(
     systemd: parseSystemd(f.systemd, ctx),
     time: parseTime(f.time, ctx),
     proxy: parseProxy(f.proxy, ctx),
-    keymap: f.keymap.string(),
+    keymap: matching(f.keymap, KEYMAP, 'a console keymap name such as us or de-nodeadkeys'),
     isoConfiguration: parseIsoConfiguration(f.isoConfiguration, ctx, imageType),
     rawConfiguration: parseRawConfiguration(f.rawConfiguration, ctx, imageType),
   };
@@ -50,6 +51,10 @@ function parseKernelArgs(cursor: YamlCursor): string[] {
       item.error(`'${arg}' must be one argument without spaces (list each argument separately)`);
     } else if (eq >= 0 && (key === '' || eq === arg.length - 1)) {
       item.error(`'${arg}' must be 'key=value' or a bare flag`);
+    } else if (!KERNEL_ARG.test(arg)) {
+      item.error(
+        `'${arg}' contains characters a boot loader or shell would interpret (quotes, '$', ';', '\\', braces, backticks)`,
+      );
     } else if (arg === 'fips=1') {
       item.error(
         `'fips=1' is not allowed here: FIPS mode is operatingSystem.enableFIPS, ${notSupported('needs the FIPS packages from SUSE repositories')}`,
@@ -67,7 +72,7 @@ function parseKernelArgs(cursor: YamlCursor): string[] {
 function parseSystemd(cursor: YamlCursor, ctx: ParseContext): Draft<OperatingSystem['systemd']> {
   const f = ctx.fields(cursor, ['enable', 'disable']);
   const read = (list: YamlCursor) =>
-    list.items().map((item) => ({ value: item.string({ required: true }), at: item }));
+    list.items().map((item) => ({ value: matching(item, UNIT_NAME, 'a systemd unit name', true), at: item }));
   const enable = read(f.enable);
   const disable = read(f.disable);
   reportDuplicates(enable, (unit) => `'${unit}' is listed twice in systemd.enable`);
@@ -83,11 +88,13 @@ function parseSystemd(cursor: YamlCursor, ctx: ParseContext): Draft<OperatingSys
 function parseTime(cursor: YamlCursor, ctx: ParseContext): Draft<OperatingSystem['time']> {
   if (!cursor.present) return undefined;
   const f = ctx.fields(cursor, ['timezone', 'ntp']);
-  const timezone = f.timezone.string();
+  const timezone = matching(f.timezone, TIMEZONE, 'a time zone name such as Europe/Berlin or UTC');
   if (!f.ntp.present) return { timezone };
   const ntp = ctx.fields(f.ntp, ['pools', 'servers', 'forceWait']);
-  const pools = ntp.pools.strings();
-  const servers = ntp.servers.strings();
+  const hosts = (list: YamlCursor) =>
+    list.items().flatMap((item) => matching(item, NTP_HOST, 'a host name or IP address', true) ?? []);
+  const pools = hosts(ntp.pools);
+  const servers = hosts(ntp.servers);
   const forceWait = ntp.forceWait.boolean();
   if (forceWait && pools.length === 0 && servers.length === 0) {
     ntp.forceWait.error('needs at least one NTP source in ntp.pools or ntp.servers');
@@ -101,7 +108,11 @@ function parseProxy(cursor: YamlCursor, ctx: ParseContext): Draft<OperatingSyste
   return {
     httpProxy: proxyUrl(f.httpProxy),
     httpsProxy: proxyUrl(f.httpsProxy),
-    noProxy: f.noProxy.strings(),
+    noProxy: f.noProxy
+      .items()
+      .flatMap(
+        (item) => matching(item, URL_LIKE, 'a host, domain or address without spaces or quotes', true) ?? [],
+      ),
   };
 }
 
@@ -109,6 +120,8 @@ function proxyUrl(cursor: YamlCursor): string | undefined {
   const value = cursor.string();
   if (value !== undefined && !/^https?:$/.test(URL.parse(value)?.protocol ?? '')) {
     cursor.error(`must be an http:// or https:// URL, not '${value}'`);
+  } else if (value !== undefined && !URL_LIKE.test(value)) {
+    cursor.error('must be a URL without spaces, quotes, backslashes or $');
   }
   return value;
 }
@@ -152,4 +165,11 @@ function parseRawConfiguration(
     f.expandEncryptedPartition.errorAtKey(notSupported('needs LUKS-encrypted base image support'));
   }
   return { diskSize, diskSizeText };
+}
+
+/** A string that must match a rule, reported on its field with what was expected. */
+function matching(cursor: YamlCursor, rule: RegExp, what: string, required = false): string | undefined {
+  const value = cursor.string({ required });
+  if (value !== undefined && !rule.test(value)) cursor.error(`must be ${what}, not '${value}'`);
+  return value;
 }

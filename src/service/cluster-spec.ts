@@ -4,32 +4,19 @@
  * named, none is guessed.
  */
 import { isIP } from 'node:net';
+import { isHostname } from '../definition/hostname.ts';
+import { isGlobalUnicast } from '../definition/ip.ts';
 import type { SiteCluster } from './cluster-manager.ts';
 
 /** RKE2 release names as published: v1.32.4+rke2r1. */
 const RKE2_VERSION = /^v1\.\d{1,3}\.\d{1,3}\+rke2r\d{1,3}$/;
 /** A DNS-1123 label: the cluster name becomes kubeconfig names and the CAPI-style kubeconfig secret name. */
 const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 export type ClusterSpecResult = { ok: true; spec: SiteCluster } | { ok: false; problems: string[] };
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Global unicast only, as EIB requires of API VIPs: not loopback, link-local, multicast or unspecified. */
-function isUsableVip(ip: string): boolean {
-  const family = isIP(ip);
-  if (family === 4) {
-    const [a = 0, b = 0] = ip.split('.').map(Number);
-    return !(a === 0 || a === 127 || a >= 224 || (a === 169 && b === 254));
-  }
-  if (family === 6) {
-    const lower = ip.toLowerCase();
-    return !(lower === '::' || lower === '::1' || /^fe[89ab]/.test(lower) || lower.startsWith('ff'));
-  }
-  return false;
 }
 
 const KNOWN_KEYS = new Set(['name', 'version', 'apiVIPs', 'apiHost', 'initializer', 'apiEndpoint']);
@@ -51,7 +38,7 @@ export function parseClusterSpec(body: unknown, hostNames: readonly string[]): C
     problems.push('apiVIPs: must be a list of at most two addresses (one per family)');
   } else {
     for (const vip of apiVIPs) {
-      if (typeof vip !== 'string' || !isUsableVip(vip)) {
+      if (typeof vip !== 'string' || !isGlobalUnicast(vip)) {
         problems.push(`apiVIPs: ${JSON.stringify(vip)} is not a global unicast address`);
       } else vips.push(vip);
     }
@@ -59,7 +46,7 @@ export function parseClusterSpec(body: unknown, hostNames: readonly string[]): C
       problems.push('apiVIPs: two addresses of the same family');
     }
   }
-  if (apiHost !== undefined && (typeof apiHost !== 'string' || !HOST_NAME.test(apiHost))) {
+  if (apiHost !== undefined && (typeof apiHost !== 'string' || !isHostname(apiHost))) {
     problems.push('apiHost: must be a DNS name');
   }
   if (initializer !== undefined && (typeof initializer !== 'string' || !hostNames.includes(initializer))) {
@@ -71,7 +58,7 @@ export function parseClusterSpec(body: unknown, hostNames: readonly string[]): C
     const port = isRecord(apiEndpoint) ? apiEndpoint.port : undefined;
     if (
       typeof address !== 'string' ||
-      (isIP(address) === 0 && !HOST_NAME.test(address)) ||
+      (isIP(address) === 0 && !isHostname(address)) ||
       typeof port !== 'number' ||
       !Number.isInteger(port) ||
       port < 1 ||

@@ -9,6 +9,20 @@ import type { Log } from '../image/exec.ts';
 
 export const REDACTED = '<redacted>';
 
+/**
+ * Runs a write and, when it fails without saying where (a write(2) that hits a full disk reports only
+ * `ENOSPC ... write`), records the path on the error so the message names it.
+ */
+export function naming<T>(file: string, write: () => T): T {
+  try {
+    return write();
+  } catch (error) {
+    if (error instanceof Error && (error as NodeJS.ErrnoException).path === undefined)
+      (error as NodeJS.ErrnoException).path = file;
+    throw error;
+  }
+}
+
 /** Replaces every secret value (longest first, so one secret inside another is fully covered). */
 export function redactor(secrets: Iterable<string>): (text: string) => string {
   const values = [...secrets].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
@@ -43,15 +57,17 @@ export function createBuildDir(root: string, now: Date): string {
 
 export function buildLog(dir: string, redact: (t: string) => string): Log {
   const file = path.join(dir, 'build.log');
-  return (line) => appendFileSync(file, `${new Date().toISOString()} ${redact(line)}\n`);
+  return (line) => naming(file, () => appendFileSync(file, `${new Date().toISOString()} ${redact(line)}\n`));
 }
 
 /** The bundle as written into the image, for review; secret files are replaced by a note. */
 export function writeRenderedBundle(dir: string, bundle: Bundle, redact: (t: string) => string): void {
   const write = (relative: string, content: string | Uint8Array, mode = 0o644) => {
     const file = path.join(dir, relative);
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, content, { mode });
+    naming(file, () => {
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, content, { mode });
+    });
   };
   for (const f of bundle.files) {
     const content =

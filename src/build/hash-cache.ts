@@ -3,7 +3,7 @@
  * is used only while the file's identity and change time are unchanged: any write to the file changes
  * its ctime, so a stale hash cannot be reported.
  */
-import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 interface Entry {
@@ -42,11 +42,26 @@ export function cachedSha256(cacheFile: string, file: string): string | undefine
   return same ? entry.sha256 : undefined;
 }
 
-export function rememberSha256(cacheFile: string, file: string, sha256: string): void {
-  const entries = load(cacheFile);
-  entries[realpathSync(file)] = { ...identity(file), sha256 };
-  mkdirSync(path.dirname(cacheFile), { recursive: true });
-  const tmp = `${cacheFile}.${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(entries, null, 2)}\n`);
-  renameSync(tmp, cacheFile);
+/** The temporary file `rememberSha256` writes before renaming it over the cache. */
+export function hashCacheTemp(cacheFile: string): string {
+  return `${cacheFile}.${process.pid}`;
+}
+
+/**
+ * Best effort: a cache that cannot be written (a full disk) only costs the next build a hash. Returns
+ * the error when it failed, having removed its temporary file.
+ */
+export function rememberSha256(cacheFile: string, file: string, sha256: string): Error | undefined {
+  const tmp = hashCacheTemp(cacheFile);
+  try {
+    const entries = load(cacheFile);
+    entries[realpathSync(file)] = { ...identity(file), sha256 };
+    mkdirSync(path.dirname(cacheFile), { recursive: true });
+    writeFileSync(tmp, `${JSON.stringify(entries, null, 2)}\n`);
+    renameSync(tmp, cacheFile);
+    return undefined;
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    return error as Error;
+  }
 }

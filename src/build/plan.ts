@@ -1,56 +1,49 @@
 /**
  * A build as a list of steps that can be printed before anything is written (`--dry-run`). Pure: the
- * facts come from reading the definition and inspecting the base image read-only.
+ * facts come from reading the definition and inspecting the base image read-only, the steps from the
+ * one step table (steps.ts), which also drives the progress lines and the run.
  */
 import type { FirstBootEngine } from '../bundle/bundle.ts';
-import { type BootConfig, describeBootConfigs } from '../image/boot-config.ts';
+import type { ImageDefinition } from '../definition/types.ts';
+import type { BootConfig } from '../image/boot-config.ts';
 import type { FilesystemInfo } from '../image/filesystem-probe.ts';
 import type { Partition } from '../image/partition-table.ts';
-import { formatBytes, type Sizing } from './sizing.ts';
+import type { Sizing } from './sizing.ts';
 
-export const STEP_IDS = [
-  'load',
-  'inspect',
-  'bundle',
-  'space',
-  'copy',
-  'grow',
-  'mount',
-  'write-bundle',
-  'engine',
-  'kernel-args',
-  'unmount',
-  'installer-iso',
-  'checksum',
-  'publish',
-] as const;
-export type StepId = (typeof STEP_IDS)[number];
+/** A step's stable name: reports, logs, error messages and the test hooks use it. */
+export type StepId = string;
 
-export const STEP_TITLES: Record<StepId, string> = {
-  load: 'Load definition',
-  inspect: 'Inspect base image',
-  bundle: 'First-boot bundle',
-  space: 'Check free space',
-  copy: 'Copy base image',
-  grow: 'Size image',
-  mount: 'Mount root filesystem',
-  'write-bundle': 'Write bundle',
-  engine: 'First-boot engine',
-  'kernel-args': 'Kernel arguments',
-  unmount: 'Unmount',
-  'installer-iso': 'Self-installing ISO',
-  checksum: 'Checksum',
-  publish: 'Publish',
-};
+/**
+ * One row of the step table. `Run` is the mutable state of one build the steps share (see steps.ts);
+ * the plan needs only the pure parts: id, title, `appliesWhen` and `describe`.
+ */
+export interface StepDefinition<Run> {
+  id: StepId;
+  title: string;
+  /** Runs in a dry run too, so it must write nothing (it may mount the base image read-only). */
+  readOnly?: boolean;
+  /** When the step applies; one that does not is still listed (as skipped) so numbering stays fixed. */
+  appliesWhen?: (facts: BuildFacts) => boolean;
+  /** The plan's one line for this build (when the step does not apply: why). */
+  describe: (facts: BuildFacts) => string;
+  /** The file or directory the step writes, named when it fails with an I/O error. */
+  target?: (run: Run) => string | undefined;
+  /** Does the step. */
+  run: (run: Run) => Promise<void> | void;
+}
 
 export interface PlanStep {
   id: StepId;
   title: string;
   detail: string;
+  /** False when the step does not apply to this build (it is skipped). */
+  applies: boolean;
 }
 
 export interface BuildFacts {
   definitionFile: string;
+  /** The whole loaded definition, so a step can say when it applies (e.g. only with `kubernetes:`). */
+  definition: ImageDefinition;
   basePath: string;
   baseSize: number;
   outputPath: string;
@@ -67,62 +60,28 @@ export interface BuildFacts {
   bundle: { files: number; artefacts: number; payloadBytes: number; digest: string };
 }
 
-const step = (id: StepId, detail: string): PlanStep => ({ id, title: STEP_TITLES[id], detail });
+export function stepApplies<Run>(step: StepDefinition<Run>, facts: BuildFacts): boolean {
+  return step.appliesWhen?.(facts) ?? true;
+}
 
-export function planBuild(f: BuildFacts): PlanStep[] {
-  const root = `partition ${f.root.partition.number} (${f.root.fs.type}${f.root.fs.label ? `, label ${f.root.fs.label}` : ''})`;
-  const grow =
-    f.sizing.targetSize === f.baseSize
-      ? `keep ${formatBytes(f.baseSize)}: ${f.sizing.reason}`
-      : `${formatBytes(f.baseSize)} -> ${formatBytes(f.sizing.targetSize)} (${f.sizing.reason})` +
-        (f.sizing.growRoot
-          ? `; grow ${root} and its filesystem`
-          : '; the root partition is not last: first boot grows what it can');
-  const engine =
-    f.engine === 'combustion'
-      ? 'combustion: label the root filesystem INSTALL'
-      : 'systemd: install and enable outpost-firstboot.service';
-  const steps: PlanStep[] = [
-    step('load', f.definitionFile),
-    step('inspect', `${f.basePath}: ${f.partitionScheme.toUpperCase()}, root ${root}, ${f.osName}`),
-    step(
-      'bundle',
-      `${f.bundle.files} files, ${f.bundle.artefacts} artefacts, ${formatBytes(f.bundle.payloadBytes)}, digest ${f.bundle.digest.slice(0, 12)}`,
-    ),
-    step('space', `next to ${f.outputPath}`),
-    step('copy', 'sparse copy (cp --sparse=always) to a temporary name; the base is hashed meanwhile'),
-    step('grow', grow),
-    step(
-      'mount',
-      `loop device at byte ${f.root.partition.start}${f.root.readOnlySubvolume ? '; clear the read-only property of the default subvolume' : ''}`,
-    ),
-    step('write-bundle', '/combustion and /artefacts'),
-    step('engine', `${engine} (${f.engineSource})`),
-    step(
-      'kernel-args',
-      f.kernelArgs.length
-        ? `${f.kernelArgs.join(' ')} -> ${describeBootConfigs(f.bootConfigs)}`
-        : 'none requested',
-    ),
-    step(
-      'unmount',
-      `${f.root.readOnlySubvolume ? 'restore the read-only property, ' : ''}unmount, detach the loop device`,
-    ),
-    step(
-      'installer-iso',
-      f.output.type === 'iso'
-        ? `wrap the raw image in a UEFI+BIOS installer ISO that writes it to ${f.output.installDevice ?? 'the only disk that can take it'}`
-        : 'raw output: nothing to do',
-    ),
-    step('checksum', 'sha256 of the output image'),
-    step('publish', `fsync, rename to ${f.outputPath}, write ${f.outputPath}.sha256`),
-  ];
-  return steps;
+/** The plan of one build: every row of the table, described for these facts. */
+export function planBuild<Run>(table: readonly StepDefinition<Run>[], facts: BuildFacts): PlanStep[] {
+  return table.map((s) => ({
+    id: s.id,
+    title: s.title,
+    detail: s.describe(facts),
+    applies: stepApplies(s, facts),
+  }));
+}
+
+/** A step's detail as the plan and the progress lines show it. */
+export function stepDetail(s: PlanStep): string {
+  return s.applies ? s.detail : `skipped: ${s.detail}`;
 }
 
 export function formatPlan(steps: readonly PlanStep[]): string {
   const width = Math.max(...steps.map((s) => s.title.length));
   return steps
-    .map((s, i) => `${String(i + 1).padStart(2)}. ${s.title.padEnd(width)}  ${s.detail}`)
+    .map((s, i) => `${String(i + 1).padStart(2)}. ${s.title.padEnd(width)}  ${stepDetail(s)}`)
     .join('\n');
 }

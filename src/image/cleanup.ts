@@ -1,7 +1,13 @@
 /**
  * Undo actions for disk surgery (unmount, detach a loop device, delete a partial output), run in reverse
- * order on success, on errors and on SIGINT/SIGTERM, so an interrupted build leaves nothing behind.
+ * order on success, on errors and on SIGINT/SIGTERM, so an interrupted build leaves nothing behind. With a
+ * journal (journal.ts), each resource is also recorded on disk before it is acquired, so what a SIGKILL
+ * leaves behind is reclaimed by the next build.
  */
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { type Held, type Journal, notJournaled, type Resource } from './journal.ts';
+
 export class Interrupted extends Error {
   override name = 'Interrupted';
   readonly signal: NodeJS.Signals;
@@ -20,6 +26,28 @@ export class CleanupStack {
   readonly #undos: Undo[] = [];
   readonly #controller = new AbortController();
   readonly failures: string[] = [];
+  readonly journal: Journal | undefined;
+
+  constructor(journal?: Journal) {
+    this.journal = journal;
+  }
+
+  /** Records a resource in the journal; call it BEFORE acquiring, release once undone or not acquired. */
+  hold(resource: Resource): Held {
+    return this.journal?.hold(resource) ?? notJournaled();
+  }
+
+  /**
+   * A temporary file: recorded before it exists, removed on unwind (with `unlessExists`: only while that
+   * path does not exist). Returns the removal, to run early.
+   */
+  tempFile(file: string, options: { unlessExists?: string } = {}): () => Promise<void> {
+    const held = this.hold({ kind: 'file', path: file, ...options });
+    return this.push(`remove ${file}`, async () => {
+      if (!options.unlessExists || !existsSync(options.unlessExists)) await rm(file, { force: true });
+      held.release();
+    });
+  }
 
   /** Aborted when SIGINT or SIGTERM arrives: long loops check it, `checkpoint()` throws on it. */
   get signal(): AbortSignal {
@@ -64,8 +92,11 @@ export class CleanupStack {
  * Runs `body` with a cleanup stack wired to SIGINT and SIGTERM. The signal aborts the work at the next
  * checkpoint; the stack unwinds either way; the original error (or `Interrupted`) is rethrown.
  */
-export async function withCleanup<T>(body: (stack: CleanupStack) => Promise<T>): Promise<T> {
-  const stack = new CleanupStack();
+export async function withCleanup<T>(
+  body: (stack: CleanupStack) => Promise<T>,
+  options: { journal?: Journal } = {},
+): Promise<T> {
+  const stack = new CleanupStack(options.journal);
   const onSignal = (signal: NodeJS.Signals) => stack.interrupt(signal);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -73,6 +104,8 @@ export async function withCleanup<T>(body: (stack: CleanupStack) => Promise<T>):
     return await body(stack);
   } finally {
     await stack.unwind();
+    // Whatever an acquisition cut short by an error may have left, then the journal itself.
+    if (options.journal) stack.failures.push(...(await options.journal.settle()));
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (stack.failures.length) {

@@ -44,14 +44,23 @@ async function readPass(
   }
 }
 
-/** Copies `source` to `target` (which must not exist yet), keeping holes; progress is the target's allocated bytes. */
-export async function sparseCopy(source: string, target: string, options: PassOptions = {}): Promise<void> {
+/**
+ * Copies `source` to `target` (which must not exist yet), keeping holes; progress is the target's allocated
+ * bytes. `onStarted` learns the PID of `cp` (which outlives a killed outpost) and returns what to do once it
+ * has exited.
+ */
+export async function sparseCopy(
+  source: string,
+  target: string,
+  options: PassOptions & { onStarted?: (pid: number) => () => void } = {},
+): Promise<void> {
   const total = (await stat(source)).blocks * 512;
   const child = execa('cp', ['--sparse=always', '--', source, target], {
     cancelSignal: options.signal,
     reject: false,
     detached: true,
   });
+  const exited = child.pid ? options.onStarted?.(child.pid) : undefined;
   const timer = setInterval(() => {
     stat(target).then(
       (s) => options.onProgress?.(Math.min(s.blocks * 512, total), total),
@@ -70,6 +79,8 @@ export async function sparseCopy(source: string, target: string, options: PassOp
     options.onProgress?.(total, total);
   } finally {
     clearInterval(timer);
+    await child.catch(() => {});
+    exited?.();
   }
 }
 
@@ -97,6 +108,16 @@ export async function hashFile(file: string, options: PassOptions = {}): Promise
       hash.update(block);
     });
     return hash.digest('hex');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Makes a directory's entries (a rename into it) durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
   } finally {
     await handle.close();
   }

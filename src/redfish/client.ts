@@ -34,6 +34,8 @@ export interface RedfishConnectOptions {
   powerTimeoutMs?: number;
   /** Never receives credentials. */
   onEvent?: (e: RedfishEvent) => void;
+  /** Cancels the request under way and every later one (e.g. when the service stops). */
+  signal?: AbortSignal;
 }
 
 const RESET_TYPES: Record<PowerAction, { resetType: string; target: 'On' | 'Off' }> = {
@@ -76,6 +78,7 @@ export class RedfishClient {
       retry: o.retry ?? { attempts: 10, delayMs: 3000 },
       taskTimeoutMs: 15 * 60_000,
       onEvent: o.onEvent ?? (() => {}),
+      ...(o.signal && { signal: o.signal }),
     });
     try {
       // The service root is readable without credentials on every Redfish service.

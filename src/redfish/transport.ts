@@ -25,6 +25,8 @@ export interface TransportOptions {
   /** How long a 202 task monitor is polled before giving up. */
   taskTimeoutMs: number;
   onEvent: (e: RedfishEvent) => void;
+  /** When aborted (the caller is stopping), the request under way is cancelled and nothing is retried. */
+  signal?: AbortSignal;
 }
 
 export interface RequestOptions {
@@ -80,6 +82,7 @@ export class RedfishTransport {
     const retryServerErrors = method === 'GET' || options.retryServerErrors === true;
     let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {
+      this.options.signal?.throwIfAborted();
       let response: RedfishResponse;
       try {
         response = await this.exchange(method, path, options);
@@ -137,7 +140,7 @@ export class RedfishTransport {
           { status: 202, retriable: true },
         );
       }
-      await sleep(retryAfterMs(current.headers));
+      await sleep(retryAfterMs(current.headers), undefined, { signal: this.options.signal });
       current = await this.get(monitor);
     }
     const state = current.body?.TaskState;
@@ -153,7 +156,7 @@ export class RedfishTransport {
   private async backoff(attempt: number, delayMs: number, reason: string): Promise<void> {
     const wait = delayMs * Math.min(2 ** (attempt - 1), 4);
     this.emit({ type: 'retry', message: `${reason}; retry ${attempt} in ${wait} ms` });
-    await sleep(wait);
+    await sleep(wait, undefined, { signal: this.options.signal });
   }
 
   /** A path on this BMC from an `@odata.id` or a Location header (absolute URLs keep only the path). */
@@ -187,7 +190,8 @@ export class RedfishTransport {
     const started = Date.now();
     const lib = target.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const req = lib.request(target, { method, headers, agent: this.agent });
+      const signal = this.options.signal;
+      const req = lib.request(target, { method, headers, agent: this.agent, ...(signal && { signal }) });
       let settled = false;
       const fail = (message: string, permanent = false) => {
         if (settled) return;
@@ -201,6 +205,11 @@ export class RedfishTransport {
       }, this.options.timeoutMs);
       req.on('error', (error: Error & { code?: string }) => {
         clearTimeout(timer);
+        if (signal?.aborted && !settled) {
+          settled = true;
+          reject(signal.reason);
+          return;
+        }
         fail(describeSocketError(error), CERTIFICATE_ERROR.test(error.code ?? ''));
       });
       req.on('response', (res) => {

@@ -4,7 +4,7 @@ import { formatDiagnostic } from '../common/diagnostics.ts';
 import { ActionError, type HostActions } from './actions.ts';
 import { applyReport, parseReport, tokenMatches } from './callbacks.ts';
 import type { CredentialsFile } from './credentials.ts';
-import { parseInventory } from './inventory.ts';
+import type { InventoryParser } from './inventory-parser.ts';
 import type { MediaServer } from './media.ts';
 import { countCallback } from './metrics.ts';
 import type { Store } from './store.ts';
@@ -19,11 +19,15 @@ export interface ApiContext {
   transitions: Transitions;
   credentials: CredentialsFile;
   media: MediaServer;
+  /** Parses inventories sent to the API, off the event loop. */
+  inventoryParser: InventoryParser;
   /** A failed installer/first-boot report: rewinds provisioning with backoff. */
   onReportedFailure: (host: HostRecord, message: string) => void;
 }
 
-const MAX_BODY = 16 * 1024 * 1024;
+/** An inventory of a few thousand hosts fits; the rest are small JSON documents. */
+export const MAX_IMPORT_BODY = 4 * 1024 * 1024;
+export const MAX_JSON_BODY = 64 * 1024;
 
 /**
  * One HTTP handler for the three audiences: `/media/` (BMCs, no auth), `/callbacks/<host>` (hosts, per-host
@@ -32,13 +36,12 @@ const MAX_BODY = 16 * 1024 * 1024;
 export function createHandler(ctx: ApiContext) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
-      const url = new URL(req.url ?? '/', 'http://service');
+      const url = parseRequestUrl(req.url);
       const path = url.pathname;
-      if (path.startsWith('/media/'))
-        return await ctx.media.handle(req, res, decodeURIComponent(path.slice(7)));
+      if (path.startsWith('/media/')) return await ctx.media.handle(req, res, decodePart(path.slice(7)));
       if (path === '/healthz') return send(res, 200, { ok: true });
       const callback = /^\/callbacks\/([^/]+)(?:\/([A-Za-z0-9_-]+))?$/.exec(path);
-      if (callback) return await handleCallback(ctx, req, res, decodeURIComponent(callback[1]!), callback[2]);
+      if (callback) return await handleCallback(ctx, req, res, decodePart(callback[1]!), callback[2]);
       if (path.startsWith('/api/v1/')) {
         if (!authorized(req, ctx.apiToken)) {
           res.setHeader('WWW-Authenticate', 'Bearer realm="outpost"');
@@ -48,6 +51,7 @@ export function createHandler(ctx: ApiContext) {
       }
       send(res, 404, { error: `no such endpoint: ${req.method} ${path}` });
     } catch (error) {
+      if (res.headersSent) return void res.destroy();
       if (error instanceof ActionError) return send(res, error.status, { error: error.message });
       send(res, 500, { error: `internal error: ${error instanceof Error ? error.message : String(error)}` });
     }
@@ -66,14 +70,14 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse,
   }
   const match = /^\/hosts\/([^/]+)(?:\/([a-z]+))?$/.exec(path);
   if (!match) return send(res, 404, { error: `no such endpoint: ${method} /api/v1${path}` });
-  const name = decodeURIComponent(match[1]!);
+  const name = decodePart(match[1]!);
   const sub = match[2];
   const key = `${method} ${sub ?? ''}`;
   switch (key) {
     case 'GET ':
       return send(res, 200, hostView(actions.get(name), credentials));
     case 'DELETE ':
-      actions.remove(name);
+      await actions.remove(name);
       return send(res, 200, { deleted: name });
     case 'GET events':
       actions.get(name);
@@ -99,28 +103,19 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse,
 
 /**
  * Body: an outpost inventory as JSON or YAML (`{"hosts": [...]}`). The CLI reads Metal3 manifests, password
- * files and ${ENV} references locally and sends the resolved hosts; the server validates them again.
+ * files and ${ENV} references locally and sends the resolved hosts; the server validates them again, in a
+ * worker thread so a large inventory does not hold up other requests.
  */
 async function importHosts(ctx: ApiContext, req: IncomingMessage, res: ServerResponse) {
-  const text = (await readBody(req)).toString('utf8');
-  const result = parseInventory([{ file: 'request', text, readFile: refuseFileReads }], { env: LITERAL_ENV });
+  const text = (await readBody(req, MAX_IMPORT_BODY)).toString('utf8');
+  const result = await ctx.inventoryParser.parse(text);
   if (result.diagnostics.length) {
     return send(res, 400, {
       error: `the inventory has ${result.diagnostics.length} problem(s)`,
       problems: result.diagnostics.map((d) => ({ ...d, text: formatDiagnostic(d) })),
     });
   }
-  return send(res, 200, ctx.actions.import(result.hosts));
-}
-
-/**
- * The CLI already resolved ${ENV} references on the user's side; a `${...}` still in a value sent to the API is
- * part of it (e.g. a password), so every reference resolves to itself.
- */
-const LITERAL_ENV: Record<string, string> = new Proxy({}, { get: (_, name) => `\${${String(name)}}` });
-
-function refuseFileReads(file: string): string {
-  throw Object.assign(new Error(`files are read by the CLI, not the server: ${file}`), { code: 'ENOTSUP' });
+  return send(res, 200, await ctx.actions.import(result.hosts));
 }
 
 async function handleCallback(
@@ -173,19 +168,78 @@ function limitParam(url: URL): number {
   return Number.isInteger(n) && n > 0 ? Math.min(n, 100_000) : 1000;
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new ActionError(413, `request body larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
+/**
+ * Wraps the service's outermost handler (the console and metrics sit in front of the API): a request target
+ * that is not a URL gets 400 before any handler parses it.
+ */
+export function refuseMalformedTargets(
+  handler: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void,
+) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (!URL.canParse(req.url ?? '/', 'http://service'))
+      return send(res, 400, { error: 'malformed request URL' });
+    return handler(req, res);
+  };
+}
+
+/** The request target as a URL; one that does not parse is the client's error (400), not ours. */
+function parseRequestUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'http://service');
+  } catch {
+    throw new ActionError(400, 'malformed request URL');
   }
-  return Buffer.concat(chunks);
+}
+
+/** A percent-encoded path part; a malformed escape (`%zz`, a lone `%`, invalid UTF-8) is a 400. */
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new ActionError(400, 'malformed percent-escape in the request path');
+  }
+}
+
+/** How much of a refused body is read and dropped, so the client gets to read the 413 before the close. */
+const DRAIN_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * Reads a body of at most `limit` bytes; a larger one is refused as soon as it is known (413). The rest of a
+ * refused body is read and dropped (up to DRAIN_LIMIT, and within the request timeout) rather than cut off,
+ * since a client still sending would otherwise see its connection reset instead of the answer.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const tooLarge = () => new ActionError(413, `request body larger than ${limit} bytes`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    const refuse = () => {
+      refused = true;
+      chunks.length = 0;
+      reject(tooLarge());
+    };
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (refused) {
+        if (size > DRAIN_LIMIT) req.destroy();
+        return;
+      }
+      if (size > limit) refuse();
+      else chunks.push(chunk);
+    });
+    req.once('end', () => {
+      if (!refused) resolve(Buffer.concat(chunks));
+    });
+    req.once('error', (error) => {
+      if (!refused) reject(error);
+    });
+    if (Number(req.headers['content-length'] ?? 0) > limit) refuse();
+  });
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const text = (await readBody(req)).toString('utf8').trim();
+  const text = (await readBody(req, MAX_JSON_BODY)).toString('utf8').trim();
   if (!text) return undefined;
   try {
     return JSON.parse(text);
@@ -196,6 +250,11 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    // A refused body is not worth keeping the connection for.
+    ...(status === 413 && { Connection: 'close' }),
+  });
   res.end(text);
 }

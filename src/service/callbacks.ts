@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from './files.ts';
 import { stepIndex } from './lifecycle.ts';
+import { terminalSafe } from './log.ts';
 import type { Transitions } from './transitions.ts';
 import type { HostRecord, HostSpec } from './types.ts';
 
@@ -109,7 +110,7 @@ export function parseReport(body: unknown): CallbackReport | string {
     final: phase === 'installer' || phase === 'install' || step === 'first-boot',
     status,
     ...(b.progress !== undefined && { progress: b.progress as number }),
-    ...(b.message !== undefined && { message: String(b.message).slice(0, 2000) }),
+    ...(b.message !== undefined && { message: terminalSafe(String(b.message)).slice(0, 2000) }),
   };
 }
 

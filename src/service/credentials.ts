@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { OperationError } from '../common/diagnostics.ts';
-import { writeFileAtomic } from './files.ts';
+import { writeFileAtomicAsync } from './files.ts';
 import type { Credentials } from './types.ts';
 
 /**
@@ -11,6 +11,8 @@ import type { Credentials } from './types.ts';
 export class CredentialsFile {
   readonly file: string;
   private entries: Record<string, Credentials>;
+  /** Writes, in order: each writes the entries as they were when it was asked for. */
+  private writes: Promise<void> = Promise.resolve();
 
   constructor(file: string) {
     this.file = file;
@@ -34,25 +36,28 @@ export class CredentialsFile {
     return this.entries[host] !== undefined;
   }
 
-  /** Sets several hosts' credentials with a single atomic write. */
-  setMany(values: Record<string, Credentials>): void {
+  /** Sets several hosts' credentials with a single atomic write; resolves once it is on disk. */
+  setMany(values: Record<string, Credentials>): Promise<void> {
     const changed = Object.entries(values).some(
       ([host, c]) =>
         this.entries[host]?.username !== c.username || this.entries[host]?.password !== c.password,
     );
-    if (!changed) return;
+    if (!changed) return this.writes;
     this.entries = { ...this.entries, ...values };
-    this.save();
+    return this.save();
   }
 
-  delete(host: string): void {
-    if (!(host in this.entries)) return;
+  delete(host: string): Promise<void> {
+    if (!(host in this.entries)) return this.writes;
     const { [host]: _removed, ...rest } = this.entries;
     this.entries = rest;
-    this.save();
+    return this.save();
   }
 
-  private save(): void {
-    writeFileAtomic(this.file, `${JSON.stringify(this.entries, null, 2)}\n`, 0o600);
+  private save(): Promise<void> {
+    const content = `${JSON.stringify(this.entries, null, 2)}\n`;
+    const write = this.writes.then(() => writeFileAtomicAsync(this.file, content, 0o600));
+    this.writes = write.catch(() => {});
+    return write;
   }
 }

@@ -19,6 +19,8 @@ export interface BmcTarget {
   address: string;
   credentials: Credentials;
   disableCertificateVerification: boolean;
+  /** Aborted when the service stops; a driver may use it to cancel requests under way. */
+  signal?: AbortSignal;
 }
 
 export interface BmcDriver {
@@ -47,6 +49,7 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
           ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
           ...(opts.retry !== undefined && { retry: opts.retry }),
           ...(opts.powerTimeoutMs !== undefined && { powerTimeoutMs: opts.powerTimeoutMs }),
+          ...(target.signal && { signal: target.signal }),
           onEvent,
         }),
       );

@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -21,5 +22,28 @@ export function writeFileAtomic(file: string, content: string, mode = 0o600): vo
     fsyncSync(dir);
   } finally {
     closeSync(dir);
+  }
+}
+
+/**
+ * writeFileAtomic without blocking the event loop on the disk (fsync can take hundreds of milliseconds on a
+ * busy disk). Callers serialise writes to one file: the temporary name is per process.
+ */
+export async function writeFileAtomicAsync(file: string, content: string, mode = 0o600): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  await rm(tmp, { force: true });
+  const handle = await open(tmp, 'wx', mode);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, file);
+  const dir = await open(path.dirname(file), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,14 +13,46 @@ import {
 } from '../installer/iso.ts';
 import { locateInstallerKernel } from '../installer/kernel.ts';
 import { type HostConfig, hostConfigPath } from './callbacks.ts';
+import { stepIndex } from './lifecycle.ts';
 import type { MediaServer } from './media.ts';
 import type { HostRecord, HostSpec } from './types.ts';
 
-/** Per-host installer ISOs live under this media-dir folder, at short URLs `/media/hosts/<name>.iso`. */
+/** Per-host installer ISOs live under this media-dir folder, at short URLs `/media/hosts/<key>.iso`. */
 export const HOST_MEDIA_DIR = 'hosts';
 
-export function hostIsoName(host: string): string {
-  return `${HOST_MEDIA_DIR}/${host}.iso`;
+/**
+ * A new name for a host's installer ISO: 128 random bits, so only the BMC that is told the URL can fetch
+ * the ISO (and the callback token in it). A new name per provisioning; the file exists only while inserted.
+ */
+export function newHostIsoName(): string {
+  return `${HOST_MEDIA_DIR}/${randomBytes(16).toString('hex')}.iso`;
+}
+
+/**
+ * Whether a per-host ISO may be served now: only while it is inserted at its host's BMC (from the
+ * `insert-media` step, when the BMC first reads it, until it is ejected). Other media-dir files: always.
+ */
+export function installerIsoServable(
+  name: string,
+  hostWithIso: (name: string) => HostRecord | undefined,
+): boolean {
+  if (!name.startsWith(`${HOST_MEDIA_DIR}/`)) return true;
+  const host = hostWithIso(name);
+  if (!host) return false;
+  if (host.state === 'deprovisioning') return true;
+  return (
+    host.state === 'provisioning' &&
+    stepIndex('provisioning', host.step) >= stepIndex('provisioning', 'insert-media')
+  );
+}
+
+function hostIsoName(host: HostRecord): string {
+  const name = host.provisioning?.installerIso;
+  if (!name)
+    throw new Error(
+      'no installer ISO name recorded (provisioning request lost); deprovision and provision again',
+    );
+  return name;
 }
 
 export interface HostMediaOptions {
@@ -92,7 +125,7 @@ export class HostMedia {
       };
       await buildInstallerIso({
         base,
-        output: path.join(this.o.mediaDir, hostIsoName(host.name)),
+        output: path.join(this.o.mediaDir, hostIsoName(host)),
         settings,
         imageMap: map,
         configDriveImage: configDrive,
@@ -100,7 +133,7 @@ export class HostMedia {
     } finally {
       await rm(configDrive, { force: true });
     }
-    return `installer ISO ${hostIsoName(host.name)} built in ${((performance.now() - started) / 1000).toFixed(1)} s (image ${image}, ${size} bytes)`;
+    return `installer ISO built in ${((performance.now() - started) / 1000).toFixed(1)} s (image ${image}, ${size} bytes)`;
   }
 
   /** The image's block map, computed once per file version (size, mtime, inode) and shared by hosts. */
@@ -115,8 +148,9 @@ export class HostMedia {
     return map;
   }
 
-  async remove(host: string): Promise<void> {
-    await rm(path.join(this.o.mediaDir, hostIsoName(host)), { force: true });
+  async remove(host: HostRecord): Promise<void> {
+    const name = host.provisioning?.installerIso;
+    if (name) await rm(path.join(this.o.mediaDir, name), { force: true });
   }
 }
 

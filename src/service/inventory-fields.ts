@@ -1,5 +1,5 @@
 import type { YamlCursor } from '../common/yaml-cursor.ts';
-import { YamlSource } from '../common/yaml-cursor.ts';
+import { parseHostFile } from '../network/parse.ts';
 import { parseBmcAddress } from '../redfish/bmc-address.ts';
 import type { InventoryHost } from './types.ts';
 
@@ -44,6 +44,18 @@ export function readBmcAddress(cursor: YamlCursor): string | undefined {
   return address.trim();
 }
 
+/**
+ * What identifies the machine behind a BMC address: its host (as the URL parser normalises it), its port
+ * (the transport's default when none is written) and the System path. The scheme is not part of it:
+ * `redfish+https://h/...` and `idrac-virtualmedia://h:443/...` drive the same machine.
+ */
+export function bmcIdentity(address: string): string {
+  const parsed = parseBmcAddress(address);
+  if (!parsed.ok) return address.trim();
+  const { host, port, transport, systemPath } = parsed.value;
+  return `${host.toLowerCase()}:${port ?? (transport === 'https' ? 443 : 80)}${systemPath ?? ''}`;
+}
+
 export function readMac(cursor: YamlCursor): string | undefined {
   const mac = cursor.string();
   if (mac === undefined) return undefined;
@@ -83,18 +95,73 @@ export function readRootDeviceHints(
   return hints;
 }
 
-/** nmstate YAML: must parse and be a mapping; kept as text so it reaches the host as written. */
-export function checkNetworkData(cursor: YamlCursor, text: string, origin: string): string | undefined {
-  const nested = new YamlSource(origin, text);
-  if (!nested.ok) {
-    cursor.error(`network data (${origin}) is not valid YAML: ${nested.diagnostics[0]!.message}`);
+/**
+ * nmstate YAML, checked by the same parser as a definition's `network/` host files (one rule for what a
+ * valid host network is). Kept as text so it reaches the host as written. Problems point into the file
+ * where the YAML is written: `file` for a networkDataFile, else the inventory itself (`at` is where the
+ * text starts there: a block string's first line), else the field that holds it.
+ */
+export function checkNetworkData(
+  cursor: YamlCursor,
+  text: string,
+  origin: string,
+  at?: { file: string; line: number; col: number },
+): string | undefined {
+  const parsed = parseHostFile(at?.file ?? origin, text);
+  for (const d of parsed.diagnostics) {
+    if (at) {
+      const lineShift = at.line - 1;
+      const colShift = at.col - 1;
+      cursor.source.diagnostics.push({
+        ...d,
+        file: at.file,
+        line: d.line + lineShift,
+        col: d.col + colShift,
+        // Inside the inventory the field's path leads to it; a file of its own has its own paths.
+        path: at.file === cursor.source.file ? [cursor.path, d.path].filter(Boolean).join('.') : d.path,
+      });
+    } else
+      cursor.error(`network data (${origin}) line ${d.line}: ${d.path ? `${d.path}: ` : ''}${d.message}`);
+  }
+  return parsed.state ? text : undefined;
+}
+
+/**
+ * nmstate written inline as YAML under `networkData:`: checked where it stands in the inventory (positions
+ * are the inventory's), returned as written.
+ */
+export function readInlineNetworkData(cursor: YamlCursor): string | undefined {
+  const range = cursor.node?.range;
+  if (!range) return undefined;
+  const [line, col] = cursor.position();
+  const source = cursor.source.text.slice(range[0], range[1]);
+  // Padded to its column (later lines keep theirs); lines are shifted afterwards, not padded, so checking
+  // every host's network data stays linear in the inventory's size.
+  const parsed = parseHostFile(cursor.source.file, `${' '.repeat(col - 1)}${source}`);
+  for (const d of parsed.diagnostics) {
+    cursor.source.diagnostics.push({
+      ...d,
+      line: d.line + line - 1,
+      path: [cursor.path, d.path].filter(Boolean).join('.'),
+    });
+  }
+  if (!parsed.state) return undefined;
+  // The same text, without the indentation it had in the inventory.
+  const indent = ' '.repeat(col - 1);
+  const lines = source.split('\n').map((l) => (l.startsWith(indent) ? l.slice(indent.length) : l));
+  return `${lines.join('\n').trimEnd()}\n`;
+}
+
+/** Where a block string's content starts in its file (the line after `|`, at its indentation). */
+export function blockStart(cursor: YamlCursor): { file: string; line: number; col: number } | undefined {
+  const node = cursor.node;
+  if (!node || !('type' in node) || (node.type !== 'BLOCK_LITERAL' && node.type !== 'BLOCK_FOLDED')) {
     return undefined;
   }
-  if (!nested.root.isMap) {
-    cursor.error(`network data (${origin}) must be an nmstate mapping (interfaces, routes, dns-resolver)`);
-    return undefined;
-  }
-  return text;
+  const [line] = cursor.position();
+  const body = cursor.source.sourceText(node).split('\n').slice(1);
+  const first = body.find((l) => l.trim() !== '') ?? '';
+  return { file: cursor.source.file, line: line + 1, col: first.length - first.trimStart().length + 1 };
 }
 
 export function readLabels(cursor: YamlCursor): Record<string, string> {

@@ -1,5 +1,6 @@
 import type { YamlCursor } from '../common/yaml-cursor.ts';
 import {
+  blockStart,
   checkNetworkData,
   readBmcAddress,
   readHostName,
@@ -202,5 +203,6 @@ function readNetworkDataSecret(
     secret.cursor.error(`Secret '${name}' has no networkData key (nmstate YAML)`);
     return undefined;
   }
-  return checkNetworkData(entry.cursor, entry.value, `Secret ${name}`);
+  // A `stringData` block string is checked where it stands; base64 `data` at its key.
+  return checkNetworkData(entry.cursor, entry.value, `Secret ${name}`, blockStart(entry.cursor));
 }

@@ -1,9 +1,10 @@
-import { stringify } from 'yaml';
 import type { YamlCursor } from '../common/yaml-cursor.ts';
 import {
+  blockStart,
   checkNetworkData,
   readBmcAddress,
   readHostName,
+  readInlineNetworkData,
   readLabels,
   readMac,
   readRootDeviceHints,
@@ -117,15 +118,16 @@ function readNetworkData(item: YamlCursor, readFile: (file: string) => string): 
   }
   if (inline.present) {
     // Accept nmstate as a nested mapping (natural in YAML) or as a block string.
-    if (inline.isMap) return stringify(inline.toJS());
+    if (inline.isMap) return readInlineNetworkData(inline);
     const text = inline.string({ env: false });
-    return text === undefined ? undefined : checkNetworkData(inline, text, 'networkData');
+    return text === undefined ? undefined : checkNetworkData(inline, text, 'networkData', blockStart(inline));
   }
   if (!file.present) return undefined;
   const name = file.string();
   if (name === undefined) return undefined;
   try {
-    return checkNetworkData(file, readFile(name), name);
+    const text = readFile(name);
+    return checkNetworkData(file, text, name, { file: name, line: 1, col: 1 });
   } catch (error) {
     file.error(
       `cannot read network data file '${name}': ${(error as NodeJS.ErrnoException).code ?? 'error'}`,

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Diagnostic } from '../common/diagnostics.ts';
 import { type Environment, type YamlCursor, YamlSource } from '../common/yaml-cursor.ts';
-import { hostCursors } from './inventory-fields.ts';
+import { bmcIdentity, hostCursors } from './inventory-fields.ts';
 import { readMetal3Inventory } from './inventory-metal3.ts';
 import { readOutpostInventory } from './inventory-outpost.ts';
-import type { InventoryHost } from './types.ts';
+import type { HostSpec, InventoryHost } from './types.ts';
 
 /**
  * Reads an inventory file: either outpost's own YAML (a `hosts:` list) or Metal3 manifests
@@ -76,6 +76,39 @@ export function parseInventory(inputs: InventoryInput[], opts: { env?: Environme
   return { hosts, diagnostics: sources.flatMap((s) => s.diagnostics), secrets };
 }
 
+const UNIQUE_FIELDS = { name: 'host name', mac: 'boot MAC address', address: 'BMC address' } as const;
+
+/**
+ * Hosts of an import whose BMC (normalised, see bmcIdentity) or boot MAC is already another host's in the
+ * service: two records driving one machine would provision it twice. A host of the same name is the
+ * same host (an update), not a conflict. Returns one message per conflict.
+ */
+export function conflictsWithExisting(incoming: HostSpec[], existing: HostSpec[]): string[] {
+  const names = new Set(incoming.map((h) => h.name));
+  const owners = { mac: new Map<string, string>(), address: new Map<string, string>() };
+  for (const h of existing) {
+    if (names.has(h.name)) continue;
+    owners.address.set(bmcIdentity(h.bmc.address), h.name);
+    if (h.bootMACAddress) owners.mac.set(h.bootMACAddress, h.name);
+  }
+  const problems: string[] = [];
+  for (const h of incoming) {
+    const address = owners.address.get(bmcIdentity(h.bmc.address));
+    if (address !== undefined) {
+      problems.push(
+        `host '${h.name}': ${UNIQUE_FIELDS.address} '${h.bmc.address}' is already used by host '${address}'`,
+      );
+    }
+    const mac = h.bootMACAddress ? owners.mac.get(h.bootMACAddress) : undefined;
+    if (mac !== undefined) {
+      problems.push(
+        `host '${h.name}': ${UNIQUE_FIELDS.mac} '${h.bootMACAddress}' is already used by host '${mac}'`,
+      );
+    }
+  }
+  return problems;
+}
+
 function checkUnique(hosts: InventoryHost[], source: YamlSource): void {
   const seen = {
     name: new Map<string, string>(),
@@ -87,15 +120,15 @@ function checkUnique(hosts: InventoryHost[], source: YamlSource): void {
     const values = {
       name: host.spec.name,
       mac: host.spec.bootMACAddress,
-      address: host.spec.bmc.address,
+      address: bmcIdentity(host.spec.bmc.address),
     };
     for (const key of ['name', 'mac', 'address'] as const) {
       const value = values[key];
       if (value === undefined) continue;
       const first = seen[key].get(value);
       if (first !== undefined) {
-        const what = key === 'name' ? 'host name' : key === 'mac' ? 'boot MAC address' : 'BMC address';
-        const message = `duplicate ${what} '${value}' (also used by host '${first}')`;
+        const shown = key === 'address' ? host.spec.bmc.address : value;
+        const message = `duplicate ${UNIQUE_FIELDS[key]} '${shown}' (also used by host '${first}')`;
         if (cursors) cursors[key].error(message);
         else source.root.error(message);
       } else seen[key].set(value, host.spec.name);

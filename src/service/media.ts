@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, type Stats, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  fstatSync,
+  openSync,
+  readlinkSync,
+  realpathSync,
+  type Stats,
+} from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -12,26 +21,80 @@ import { pipeline } from 'node:stream/promises';
 export class MediaServer {
   private readonly dir: string;
   private readonly checksums = new Map<string, { key: string; digest: Promise<string> }>();
+  private readonly mayServe: (name: string) => boolean;
 
-  constructor(dir: string) {
+  /**
+   * `mayServe` decides, per request, whether a file that exists may be served now (default: yes); it is
+   * asked with the file's real path relative to the media dir, so a link cannot get around it.
+   */
+  constructor(dir: string, mayServe: (name: string) => boolean = () => true) {
     this.dir = path.resolve(dir);
+    this.mayServe = mayServe;
   }
 
-  /** Resolves a URL name inside the media dir, refusing anything that escapes it or is hidden. */
+  /**
+   * Resolves a URL name to a regular file inside the media dir (its real path), refusing anything hidden,
+   * anything that escapes the dir (`..`, a symlink pointing out of it, at any level) and special files.
+   */
   resolve(name: string): string | undefined {
-    if (!name || name.split('/').some((part) => part === '' || part.startsWith('.'))) return undefined;
-    const file = path.resolve(this.dir, name);
-    return file.startsWith(this.dir + path.sep) ? file : undefined;
+    const opened = this.open(name);
+    if (!opened) return undefined;
+    closeSync(opened.fd);
+    return opened.file;
   }
 
   exists(name: string): boolean {
-    const file = this.resolve(name);
-    if (!file) return false;
+    return this.resolve(name) !== undefined;
+  }
+
+  /**
+   * Opens a media file for reading: a symlink is never followed blindly (O_NOFOLLOW; a link is resolved and
+   * its target opened only when the target is inside the media dir),
+   * a FIFO cannot block the open (O_NONBLOCK), and what was actually opened is checked afterwards (its
+   * path in /proc/self/fd must be inside the media dir, fstat must say regular file), so a link swapped in
+   * between the check and the open cannot serve a file from elsewhere (e.g. the state dir's API token).
+   */
+  private open(name: string): { fd: number; file: string; relative: string; stats: Stats } | undefined {
+    if (!name || name.split('/').some((part) => part === '' || part.startsWith('.'))) return undefined;
+    if (name.includes('\0')) return undefined;
+    const candidate = path.resolve(this.dir, name);
+    if (!candidate.startsWith(this.dir + path.sep)) return undefined;
+    let root: string;
     try {
-      return statSync(file).isFile();
+      root = realpathSync(this.dir);
     } catch {
-      return false;
+      return undefined;
     }
+    let fd: number;
+    const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+    try {
+      fd = openSync(candidate, flags);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ELOOP') return undefined;
+      // The name is a symlink: allowed only when it resolves to a file inside the media dir (e.g.
+      // `site-latest.raw -> site-2.raw`); its target is opened, and checked again below, without following.
+      try {
+        const target = realpathSync(candidate);
+        if (!target.startsWith(`${root}${path.sep}`)) return undefined;
+        fd = openSync(target, flags);
+      } catch {
+        return undefined;
+      }
+    }
+    try {
+      const stats = fstatSync(fd);
+      const file = readlinkSync(`/proc/self/fd/${fd}`);
+      const relative = file.slice(root.length + 1);
+      // Also through a link: never a hidden file, and only what may be served now.
+      const visible = !relative.split('/').some((part) => part.startsWith('.'));
+      if (stats.isFile() && file.startsWith(root + path.sep) && visible && this.mayServe(relative)) {
+        return { fd, file, relative, stats };
+      }
+    } catch {
+      // fall through: refused
+    }
+    closeSync(fd);
+    return undefined;
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
@@ -39,15 +102,14 @@ export class MediaServer {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('method not allowed\n');
       return;
     }
-    const file = this.resolve(name);
-    const stats = file ? statOrUndefined(file) : undefined;
-    if (file && stats?.isFile()) return this.sendFile(req, res, file, stats);
+    const opened = this.open(name);
+    if (opened) return this.sendFile(req, res, opened.fd, opened.file, opened.stats);
     // `<name>.sha256` for an existing `<name>` that has no checksum file of its own.
-    const base = name.endsWith('.sha256') ? this.resolve(name.slice(0, -'.sha256'.length)) : undefined;
-    const baseStats = base ? statOrUndefined(base) : undefined;
-    if (base && baseStats?.isFile()) {
-      const digest = await this.checksum(base, baseStats);
-      const body = Buffer.from(`${digest}  ${path.basename(base)}\n`);
+    const base = name.endsWith('.sha256') ? this.open(name.slice(0, -'.sha256'.length)) : undefined;
+    if (base) {
+      closeSync(base.fd);
+      const digest = await this.checksum(base.file, base.stats);
+      const body = Buffer.from(`${digest}  ${path.basename(base.file)}\n`);
       this.sendBuffer(req, res, body, `"sha256-${digest.slice(0, 32)}"`);
       return;
     }
@@ -57,19 +119,36 @@ export class MediaServer {
   private async sendFile(
     req: IncomingMessage,
     res: ServerResponse,
+    fd: number,
     file: string,
     stats: Stats,
   ): Promise<void> {
+    let owned = true;
+    try {
+      owned = await this.sendOpened(req, res, fd, file, stats);
+    } finally {
+      if (owned) closeSync(fd);
+    }
+  }
+
+  /** Sends an opened file; returns false when the stream took over the descriptor (it closes it). */
+  private async sendOpened(
+    req: IncomingMessage,
+    res: ServerResponse,
+    fd: number,
+    file: string,
+    stats: Stats,
+  ): Promise<boolean> {
     const etag = `"${stats.ino.toString(16)}-${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}"`;
     const headers = baseHeaders(etag, new Date(stats.mtimeMs));
     if (notModified(req, etag)) {
       res.writeHead(304, headers).end();
-      return;
+      return true;
     }
     const range = parseRange(req, etag, stats.size);
     if (range === 'unsatisfiable') {
       res.writeHead(416, { ...headers, 'Content-Range': `bytes */${stats.size}` }).end();
-      return;
+      return true;
     }
     const [start, end] = range ?? [0, stats.size - 1];
     const length = stats.size === 0 ? 0 : end - start + 1;
@@ -81,11 +160,12 @@ export class MediaServer {
     });
     if (req.method === 'HEAD' || length === 0) {
       res.end();
-      return;
+      return true;
     }
-    await pipeline(createReadStream(file, { start, end }), res).catch(() => {
+    await pipeline(createReadStream('', { fd, start, end, autoClose: true }), res).catch(() => {
       // The client went away mid-transfer (BMCs often do after reading the ISO header): nothing to do.
     });
+    return false;
   }
 
   private sendBuffer(req: IncomingMessage, res: ServerResponse, body: Buffer, etag: string): void {
@@ -117,7 +197,7 @@ export class MediaServer {
     if (cached?.key === key) return cached.digest;
     const digest = new Promise<string>((resolve, reject) => {
       const hash = createHash('sha256');
-      createReadStream(file)
+      createReadStream('', { fd: openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW) })
         .on('data', (chunk) => hash.update(chunk))
         .on('end', () => resolve(hash.digest('hex')))
         .on('error', reject);
@@ -125,14 +205,6 @@ export class MediaServer {
     this.checksums.set(file, { key, digest });
     digest.catch(() => this.checksums.delete(file));
     return digest;
-  }
-}
-
-function statOrUndefined(file: string): Stats | undefined {
-  try {
-    return statSync(file);
-  } catch {
-    return undefined;
   }
 }
 

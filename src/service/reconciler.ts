@@ -33,6 +33,8 @@ export class Reconciler {
   private readonly inFlight = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
+  /** Aborted at stop(): steps waiting on a BMC give up at once and are run again after the restart. */
+  private abort = new AbortController();
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -40,6 +42,7 @@ export class Reconciler {
 
   start(): void {
     this.stopped = false;
+    this.abort = new AbortController();
     this.schedule(0);
   }
 
@@ -49,12 +52,14 @@ export class Reconciler {
   }
 
   /**
-   * Stops picking work and waits for the steps under way, at most `graceMs`: steps are idempotent, so one cut
-   * short is simply run again at the next start.
+   * Stops picking work, aborts the steps under way (a BMC that does not answer must not hold up a shutdown)
+   * and waits for them to let go, at most `graceMs`. Nothing of an aborted step is saved: steps check before
+   * they act, so each is simply run again at the next start.
    */
-  async stop(graceMs = 10_000): Promise<void> {
+  async stop(graceMs = 2000): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.abort.abort(new Error('the service is stopping'));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...this.inFlight.values()]),
@@ -110,14 +115,16 @@ export class Reconciler {
   }
 
   private async run(host: HostRecord): Promise<void> {
+    const signal = this.abort.signal;
     if (LOCAL_STEPS.includes(host.step)) {
       let outcome: Outcome | undefined;
       let failure: string | undefined;
       try {
-        outcome = await this.executeLocal(host);
+        outcome = await untilAborted(this.executeLocal(host), signal);
       } catch (error) {
         failure = error instanceof Error ? error.message : String(error);
       }
+      if (signal.aborted) return;
       this.commit(host, outcome, failure);
       return;
     }
@@ -134,18 +141,25 @@ export class Reconciler {
     let outcome: Outcome | undefined;
     let failure: string | undefined;
     try {
-      session = await this.o.driver.connect({
-        address: host.spec.bmc.address,
-        credentials,
-        disableCertificateVerification: host.spec.bmc.disableCertificateVerification,
-      });
-      outcome = await this.execute(host, session);
+      session = await untilAborted(
+        this.o.driver.connect({
+          address: host.spec.bmc.address,
+          credentials,
+          disableCertificateVerification: host.spec.bmc.disableCertificateVerification,
+          signal,
+        }),
+        signal,
+      );
+      outcome = await untilAborted(this.execute(host, session), signal);
     } catch (error) {
       // Redfish errors never carry credentials, but a BMC might echo them back: scrub anyway.
       failure = describeBmcError(error).split(credentials.password).join('***');
     } finally {
-      await session?.close().catch(() => {});
+      // After an abort the BMC may never answer a logout either: do not wait for it.
+      const closing = session?.close().catch(() => {});
+      if (!signal.aborted) await closing;
     }
+    if (signal.aborted) return;
     this.commit(host, outcome, failure);
   }
 
@@ -205,7 +219,9 @@ export class Reconciler {
         if (!url)
           throw new Error('no image to insert (provisioning request lost); deprovision and provision again');
         await bmc.insertMedia(url);
-        return { patch: {}, message: `inserted ${url}` };
+        // The per-host ISO's URL is a secret (it leads to the callback token): never logged.
+        const shown = host.provisioning?.installerIso ? "this host's installer ISO" : url;
+        return { patch: {}, message: `inserted ${shown}` };
       }
       case 'boot-once':
         await bmc.setBootOnce('Cd');
@@ -220,7 +236,7 @@ export class Reconciler {
       case 'eject-media':
         await bmc.ejectMedia();
         // The per-host ISO carries the host's callback token: it goes once the BMC no longer needs it.
-        await this.o.hostMedia.remove(host.name);
+        await this.o.hostMedia.remove(host);
         return { patch: {}, message: 'virtual media ejected' };
       default:
         throw new Error(`internal: no executor for step '${host.step}' in state ${host.state}`);
@@ -246,4 +262,14 @@ export class Reconciler {
       message: current === target ? `already ${target.toLowerCase()}` : `powered ${target.toLowerCase()}`,
     };
   }
+}
+
+/** `work`, or a rejection as soon as `signal` aborts (the work itself is left to the process's exit). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -1,27 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { OperationError } from '../common/diagnostics.ts';
+import { InputError, OperationError } from '../common/diagnostics.ts';
 import { mountConsole } from '../console/index.ts';
 import { HostActions } from './actions.ts';
-import { createHandler } from './api.ts';
+import { createHandler, refuseMalformedTargets } from './api.ts';
 import { CredentialsFile } from './credentials.ts';
 import { type BmcDriver, redfishDriver } from './driver.ts';
 import { writeFileAtomic } from './files.ts';
-import { HostMedia } from './host-media.ts';
+import { HostMedia, installerIsoServable } from './host-media.ts';
+import { InventoryParser } from './inventory-parser.ts';
 import { DEFAULT_TIMING, type Timing } from './lifecycle.ts';
+import { formatLogLine, type LogFormat, type LogRecord } from './log.ts';
 import { MediaServer } from './media.ts';
 import { Reconciler } from './reconciler.ts';
+import { checkAndBackUpDatabase, prepareStateDir, repairDatabase, takeLock, tighten } from './state-dir.ts';
 import { statePaths } from './state-paths.ts';
 import { Store } from './store.ts';
 import { type EventSink, Transitions } from './transitions.ts';
@@ -38,11 +32,35 @@ export interface ServiceOptions {
   driver?: BmcDriver;
   timing?: Partial<Timing>;
   concurrency?: number;
+  /** HTTP limits against slow or too many clients (defaults in DEFAULT_HTTP_LIMITS). */
+  httpLimits?: Partial<HttpLimits>;
   /** Serve /metrics without the API token (default: the token is needed, as for the API). */
   metricsPublic?: boolean;
-  /** Where events are printed (never with secrets); default stdout. */
+  /** Where log lines are printed (never with secrets, never with control characters); default stdout. */
   log?: (line: string) => void;
+  /** `text` (default) or `json`: one JSON object per line, for log collectors. */
+  logFormat?: LogFormat;
+  /** Restore the newest good backup of a damaged database first (`serve --repair`), under the lock. */
+  repair?: boolean;
 }
+
+export interface HttpLimits {
+  /** Open connections at most; more are closed at once (BMCs, hosts and users together). */
+  maxConnections: number;
+  /** A request's headers must arrive within this time. */
+  headersTimeoutMs: number;
+  /** A whole request (headers and body) must arrive within this time. */
+  requestTimeoutMs: number;
+  /** A connection with no traffic for this long is closed. */
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  maxConnections: 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  idleTimeoutMs: 120_000,
+};
 
 export interface RunningService {
   url: string;
@@ -51,21 +69,34 @@ export interface RunningService {
 }
 
 export async function startService(o: ServiceOptions): Promise<RunningService> {
-  mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
+  prepareStateDir(o.stateDir);
   if (!existsSync(o.mediaDir) || !statSync(o.mediaDir).isDirectory()) {
-    throw new OperationError(`media dir ${o.mediaDir} does not exist or is not a directory`);
+    throw new InputError(`media dir ${o.mediaDir} does not exist or is not a directory`);
   }
+  const write = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const logRecord = (record: LogRecord) => write(formatLogLine(o.logFormat ?? 'text', record));
   const paths = statePaths(o.stateDir);
   const releaseLock = takeLock(paths.lock);
-  const log = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  try {
+    if (o.repair) logRecord({ level: 'info', message: repairDatabase(o.stateDir) });
+    checkAndBackUpDatabase(o.stateDir);
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
+  const log = (message: string) => logRecord({ level: 'error', message });
   const sink: EventSink = (host, level, reason, message) =>
-    log(`${new Date().toISOString()} ${level === 'Warning' ? 'WARN' : 'info'} ${host} ${reason}: ${message}`);
+    logRecord({ level: level === 'Warning' ? 'warn' : 'info', host, reason, message });
   const store = new Store(paths.database);
+  // SQLite creates its files with the process umask: make them private like the rest.
+  tighten(o.stateDir);
   const credentials = new CredentialsFile(paths.credentials);
   const apiToken = loadOrCreateToken(paths.apiToken);
   const transitions = new Transitions(store, sink);
   const timing: Timing = { ...DEFAULT_TIMING, ...o.timing };
-  const media = new MediaServer(o.mediaDir);
+  const media = new MediaServer(o.mediaDir, (name) =>
+    installerIsoServable(name, (iso) => store.hostWithInstallerIso(iso)),
+  );
   let advertiseUrl = o.advertiseUrl ?? '';
   const hostUrl = () => o.hostUrl ?? advertiseUrl;
   const hostMedia = new HostMedia({ stateDir: o.stateDir, mediaDir: o.mediaDir, media, hostUrl });
@@ -94,6 +125,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     },
     kick: () => reconciler.kick(),
   });
+  const inventoryParser = new InventoryParser();
   const site = mountConsole(
     createHandler({
       apiToken,
@@ -102,6 +134,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
       transitions,
       credentials,
       media,
+      inventoryParser,
       onReportedFailure: (host, message) => {
         transitions.stepFailed(host, message, timing, { restartStep: 'power-off' });
         reconciler.kick();
@@ -109,8 +142,17 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     }),
     { apiToken, store, mediaDir: o.mediaDir, metricsPublic: o.metricsPublic ?? false },
   );
-  const server: Server = createServer(site.handler);
+  const limits = { ...DEFAULT_HTTP_LIMITS, ...o.httpLimits };
+  const server: Server = createServer(
+    // Header and request timeouts are enforced by a periodic check: often enough for the limits to hold.
+    { connectionsCheckingInterval: 1000 },
+    refuseMalformedTargets(site.handler),
+  );
   server.keepAliveTimeout = 5000;
+  server.maxConnections = limits.maxConnections;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.timeout = limits.idleTimeoutMs;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -137,6 +179,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await inventoryParser.close();
       store.close();
       releaseLock();
     },
@@ -152,33 +195,4 @@ function loadOrCreateToken(file: string): string {
   const token = randomBytes(32).toString('base64url');
   writeFileAtomic(file, `${token}\n`, 0o600);
   return token;
-}
-
-/** One service per state dir: two reconcilers would drive the same BMCs twice. A dead owner's lock is taken over. */
-function takeLock(file: string): () => void {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return () => rmSync(file, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const pid = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new OperationError(`another outpost service (pid ${pid}) is using this state dir (${file})`);
-      }
-      rmSync(file, { force: true });
-    }
-  }
-  throw new OperationError(`cannot take the lock ${file}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

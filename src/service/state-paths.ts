@@ -7,5 +7,7 @@ export function statePaths(stateDir: string) {
     credentials: path.join(stateDir, 'credentials.json'),
     apiToken: path.join(stateDir, 'api-token'),
     lock: path.join(stateDir, 'service.pid'),
+    /** Copies of the database taken at each start, newest last by name; `serve --repair` restores one. */
+    backups: path.join(stateDir, 'backups'),
   };
 }

@@ -1,5 +1,6 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { OperationError } from '../common/diagnostics.ts';
+import { terminalSafe } from './log.ts';
 import type { EventLevel, HostEvent, HostRecord, HostState, Operation } from './types.ts';
 
 const SCHEMA_VERSION = 1;
@@ -111,6 +112,14 @@ export class Store {
     return row ? (JSON.parse(row.record) as HostRecord) : undefined;
   }
 
+  /** The host whose installer ISO has this media-dir name, if any. */
+  hostWithInstallerIso(name: string): HostRecord | undefined {
+    const row = this.sql(
+      "SELECT record FROM hosts WHERE json_extract(record, '$.provisioning.installerIso') = ?",
+    ).get(name) as { record: string } | undefined;
+    return row ? (JSON.parse(row.record) as HostRecord) : undefined;
+  }
+
   putHost(host: HostRecord): void {
     this.sql(
       `INSERT INTO hosts (name, id, record, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -128,13 +137,14 @@ export class Store {
     this.changed(name);
   }
 
+  /** Events are read on terminals (`outpost hosts describe`): stored without control characters. */
   addEvent(host: string, level: EventLevel, reason: string, message: string, time = Date.now()): void {
     this.sql('INSERT INTO events (host, time, level, reason, message) VALUES (?, ?, ?, ?, ?)').run(
       host,
       time,
       level,
-      reason,
-      message,
+      terminalSafe(reason),
+      terminalSafe(message),
     );
     this.changed(host);
   }

@@ -86,6 +86,11 @@ export interface ProvisioningRequest {
    * which writes the image to disk. Unset when the user's ISO is inserted as it is.
    */
   installerImage?: string;
+  /**
+   * The media-dir name of this host's installer ISO (`hosts/<128 random bits>.iso`): it carries the host's
+   * callback token, so its URL must not be guessable from the host's name.
+   */
+  installerIso?: string;
   consumer?: string;
 }
 

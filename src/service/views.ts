@@ -1,4 +1,5 @@
 import type { CredentialsFile } from './credentials.ts';
+import { terminalSafe } from './log.ts';
 import type { HostRecord, Operation } from './types.ts';
 
 /**
@@ -27,7 +28,7 @@ export function hostView(host: HostRecord, credentials: CredentialsFile) {
     error: host.error
       ? {
           type: host.error.type,
-          message: host.error.message,
+          message: terminalSafe(host.error.message),
           count: host.error.count,
           nextAttemptAt: new Date(host.error.nextAttemptAt).toISOString(),
         }

@@ -129,7 +129,9 @@ describe('outpost inventory YAML', () => {
         expect.stringMatching(
           /hosts\[2\]\.bmc\.passwordFile: give either password or passwordFile, not both/,
         ),
-        expect.stringMatching(/hosts\[2\]\.networkData: network data \(networkData\) is not valid YAML/),
+        expect.stringMatching(
+          /^inv\.yaml:17:18: hosts\[2\]\.networkData: network data \(networkData\) line 1: YAML syntax error/,
+        ),
       ]),
     );
     expect(p.length).toBeGreaterThanOrEqual(10);

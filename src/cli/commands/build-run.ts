@@ -1,8 +1,10 @@
 import path from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
-import { type BuildReport, buildImage } from '../../build/build-image.ts';
+import { BUILD_JOURNAL_DIR, type BuildReport, buildImage } from '../../build/build-image.ts';
 import { formatPlan } from '../../build/plan.ts';
+import { reclaimLeftovers } from '../../build/reclaim.ts';
 import { formatBytes } from '../../build/sizing.ts';
+import { OperationError } from '../../common/diagnostics.ts';
 import { Interrupted } from '../../image/cleanup.ts';
 import { resolveConfigDir } from '../config-dir.ts';
 import { type OutputFormat, printJson } from '../output.ts';
@@ -10,8 +12,21 @@ import type { BuildCommandOptions } from './build.ts';
 
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as Record<string, number>;
 
+/** `outpost build --cleanup`: reclaims what dead builds left, prints each thing it undid. */
+export async function runCleanup(opts: BuildCommandOptions): Promise<void> {
+  const configDir = resolveConfigDir(opts.configDir);
+  const result = await reclaimLeftovers(BUILD_JOURNAL_DIR, [configDir]);
+  if (opts.output === 'json') printJson(result);
+  else {
+    for (const line of result.undone) process.stdout.write(`reclaimed: ${line}\n`);
+    if (!result.undone.length) process.stdout.write('nothing to reclaim\n');
+    for (const line of result.problems) process.stderr.write(`cannot reclaim: ${line}\n`);
+  }
+  if (result.problems.length) process.exitCode = 1;
+}
+
 /** `outpost build`: loaded only when the command runs, so other commands start fast. */
-export async function runBuild(opts: BuildCommandOptions): Promise<void> {
+export async function runBuild(opts: BuildCommandOptions & { definitionFile: string }): Promise<void> {
   // A reader that goes away (a closed pipe) must not crash the build with mounts still in place.
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   const configDir = resolveConfigDir(opts.configDir);
@@ -28,6 +43,10 @@ export async function runBuild(opts: BuildCommandOptions): Promise<void> {
         process.stderr.write(`[${i + 1}/${total}] ${step.title}${step.detail ? `: ${step.detail}` : ''}\n`);
       },
       onProgress: bars?.update,
+      onNote: (line) => {
+        bars?.stop();
+        process.stderr.write(`  ${line}\n`);
+      },
     });
     bars?.stop();
     printReport(report, opts.output);
@@ -41,7 +60,9 @@ export async function runBuild(opts: BuildCommandOptions): Promise<void> {
       process.exitCode = SIGNAL_EXIT[error.signal] ?? 1;
       return;
     }
-    if (failedStep) process.stderr.write(`build failed during step "${failedStep}"\n`);
+    // Failures of a step already name it (and the path); anything else gets the step said here.
+    if (failedStep && !(error instanceof OperationError))
+      process.stderr.write(`build failed during step "${failedStep}"\n`);
     throw error;
   }
 }

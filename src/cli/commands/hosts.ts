@@ -1,6 +1,7 @@
 import { Argument, type Command } from 'commander';
 import { InputError, OperationError } from '../../common/diagnostics.ts';
 import { ApiError, ServiceClient } from '../../service/client.ts';
+import { terminalSafe } from '../../service/log.ts';
 import type { InventoryHost } from '../../service/types.ts';
 import type { HostView } from '../../service/views.ts';
 import { formatTable, type OutputFormat, outputOption, printJson } from '../output.ts';
@@ -30,7 +31,9 @@ export function registerHosts(program: Command): void {
         h.error?.type ?? '',
         age(h.createdAt),
       ]);
-      process.stdout.write(`${formatTable(['NAME', 'STATE', 'CONSUMER', 'ONLINE', 'ERROR', 'AGE'], rows)}\n`);
+      process.stdout.write(
+        safeLines(`${formatTable(['NAME', 'STATE', 'CONSUMER', 'ONLINE', 'ERROR', 'AGE'], rows)}\n`),
+      );
     },
   );
 
@@ -46,7 +49,7 @@ export function registerHosts(program: Command): void {
         ]),
       );
       if (opts.output === 'json') return printJson({ ...host, timeline, events });
-      process.stdout.write(describe(host, timeline, events));
+      process.stdout.write(safeLines(describe(host, timeline, events)));
     });
 
   command(
@@ -259,4 +262,12 @@ function age(iso: string): string {
   if (s < 7200) return `${Math.floor(s / 60)}m`;
   if (s < 172_800) return `${Math.floor(s / 3600)}h`;
   return `${Math.floor(s / 86400)}d`;
+}
+
+/**
+ * Text for the terminal: hardware strings and error messages come from BMCs and hosts, so every line is
+ * printed without control characters (no escape sequence reaches the operator's terminal).
+ */
+function safeLines(text: string): string {
+  return text.split('\n').map(terminalSafe).join('\n');
 }

@@ -12,8 +12,13 @@ interface ServeOptions {
   concurrency: string;
   backoffBase: string;
   callbackTimeout: string;
+  logFormat: string;
+  repair?: boolean;
   metricsPublic?: boolean;
 }
+
+/** SIGTERM to exit: the docs promise 10 s; the service's own stop takes at most a few of them. */
+const STOP_DEADLINE_MS = 9000;
 
 export function registerServe(program: Command): void {
   program
@@ -43,12 +48,26 @@ export function registerServe(program: Command): void {
       'how long provisioning waits for each installer/first-boot callback',
       '60',
     )
+    .option('--log-format <format>', 'text (one line per event) or json (one JSON object per line)', 'text')
+    .option(
+      '--repair',
+      'if outpost.db is damaged, restore the last good backup (taken at each start) before serving',
+    )
     .option(
       '--metrics-public',
       'serve /metrics without the API token (default: Prometheus sends it as a bearer token)',
     )
     .action(async (opts: ServeOptions) => {
       const { host, port } = parseListen(opts.listen);
+      const { formatLogLine, LOG_FORMATS } = await import('../../service/log.ts');
+      const logFormat = LOG_FORMATS.find((f) => f === opts.logFormat);
+      if (!logFormat) {
+        throw new InputError(
+          `--log-format must be one of ${LOG_FORMATS.join(', ')}, not '${opts.logFormat}'`,
+        );
+      }
+      const say = (message: string) =>
+        process.stdout.write(`${formatLogLine(logFormat, { level: 'info', message })}\n`);
       const concurrency = positiveNumber('--concurrency', opts.concurrency);
       const backoffBaseMs = positiveNumber('--backoff-base', opts.backoffBase) * 1000;
       const callbackTimeoutMs = positiveNumber('--callback-timeout', opts.callbackTimeout) * 60_000;
@@ -65,6 +84,8 @@ export function registerServe(program: Command): void {
       const { startService } = await import('../../service/service.ts');
       const stateDir = path.resolve(opts.stateDir);
       const service = await startService({
+        logFormat,
+        repair: opts.repair === true,
         stateDir,
         mediaDir: path.resolve(opts.mediaDir),
         host,
@@ -75,16 +96,23 @@ export function registerServe(program: Command): void {
         ...(opts.advertiseUrl && { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
         ...(opts.hostUrl && { hostUrl: opts.hostUrl.replace(/\/$/, '') }),
       });
-      process.stdout.write(
-        `outpost service listening on ${service.url} (API token in ${path.join(stateDir, 'api-token')})\n`,
-      );
+      say(`outpost service listening on ${service.url} (API token in ${path.join(stateDir, 'api-token')})`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
-      process.stdout.write('stopping: waiting for the steps under way\n');
+      say('stopping: aborting the BMC requests under way (they are resumed at the next start)');
+      // Every state change is already committed (SQLite, synchronous=FULL): a stop that overruns loses
+      // nothing, so it is cut short rather than left to hang.
+      setTimeout(() => {
+        say(`stopped after ${STOP_DEADLINE_MS / 1000} s without finishing cleanly`);
+        process.exit(1);
+      }, STOP_DEADLINE_MS).unref();
       await service.close();
+      say('stopped');
+      // Nothing is left to wait for: do not let a straggler (a BMC's socket, a timer) hold up the exit.
+      process.exit(0);
     });
 }
 

@@ -47,6 +47,8 @@ export interface ClusterManagerOptions {
   stateDir: string;
   /** Power-cycles a host through its BMC (the service's power action); throws when refused. */
   powerCycle: (host: string) => void;
+  /** Starts provisioning a host with an image (the service's provision action); throws when refused. */
+  provision: (host: string, image: string) => void;
   event: (host: string, level: EventLevel, reason: string, message: string) => void;
   policy?: RemediationPolicy;
   now?: () => number;
@@ -55,6 +57,7 @@ export interface ClusterManagerOptions {
 }
 
 const SPEC_KEY = 'spec';
+const ROLLOUT_KEY = 'rollout';
 const INITIALIZED_KEY = 'initializedAt';
 const nodeKey = (host: string) => `node/${host}`;
 
@@ -232,7 +235,10 @@ export class ClusterManager {
 
   start(): void {
     void this.startTracking();
-    this.timer = setInterval(() => this.remediate(), this.o.tickMs);
+    this.timer = setInterval(() => {
+      this.rollout();
+      this.remediate();
+    }, this.o.tickMs);
     this.timer.unref();
   }
 
@@ -240,6 +246,56 @@ export class ClusterManager {
     clearInterval(this.timer);
     await this.tracker?.stop();
     this.tracker = undefined;
+  }
+
+  /**
+   * `cluster up`: remembers the image and provisions the first wave now; later waves start from the
+   * periodic round once their gate is passed, so a restart of the service resumes the rollout.
+   */
+  up(image: string): { started: string[]; waiting: string[] } {
+    const plan = this.plan();
+    if (!plan?.ok) throw new Error(plan ? plan.problems.join('; ') : 'this site has no cluster defined');
+    this.o.store.putClusterValue(ROLLOUT_KEY, JSON.stringify({ image }));
+    const started = this.rollout();
+    const waiting = plan.plan.waves.flatMap((w) => w.hosts).filter((h) => !started.includes(h));
+    return { started, waiting };
+  }
+
+  /** Provisions every host of a wave whose gate is passed and that is still available; returns them. */
+  rollout(): string[] {
+    const text = this.o.store.getClusterValue(ROLLOUT_KEY);
+    const plan = this.plan();
+    if (!text || !plan?.ok) return [];
+    const { image } = JSON.parse(text) as { image: string };
+    const hosts = new Map(this.o.store.listHosts().map((h) => [h.name, h]));
+    const initializerProvisioned = hosts.get(plan.plan.initializer)?.state === 'provisioned';
+    const started: string[] = [];
+    for (const wave of plan.plan.waves) {
+      if (wave.gate === 'initializer-provisioned' && !initializerProvisioned) break;
+      for (const name of wave.hosts) {
+        if (hosts.get(name)?.state !== 'available') continue;
+        try {
+          this.o.provision(name, image);
+          started.push(name);
+        } catch (error) {
+          this.o.event(
+            name,
+            'Warning',
+            'RolloutRefused',
+            `cluster up could not provision: ${(error as Error).message}`,
+          );
+        }
+      }
+    }
+    // Done once every host has left `available`: a later deprovision is a person's choice, not ours to undo.
+    if (
+      [...hosts.values()].every(
+        (h) => h.state !== 'available' && h.state !== 'registering' && h.state !== 'inspecting',
+      )
+    ) {
+      this.o.store.deleteClusterValue(ROLLOUT_KEY);
+    }
+    return started;
   }
 
   /** One remediation round: at most one host is power-cycled per round, and one at a time. */
@@ -348,6 +404,7 @@ export class ClusterManager {
     for (const h of this.o.store.listHosts()) this.o.store.deleteClusterValue(nodeKey(h.name));
     this.o.store.deleteClusterValue(SPEC_KEY);
     this.o.store.deleteClusterValue(INITIALIZED_KEY);
+    this.o.store.deleteClusterValue(ROLLOUT_KEY);
     rmSync(this.tokenFile, { force: true });
     rmSync(this.kubeconfigFile, { force: true });
   }

@@ -22,6 +22,7 @@ let manager: ClusterManager;
 let server: StandIn;
 let release: string;
 const powerCycles: string[] = [];
+const provisioned: string[] = [];
 let onPowerCycle: (host: string) => Promise<void> | void = () => {};
 const serverRoot = path.join(dir, 'server-1');
 const images = path.join(serverRoot, 'var/lib/rancher/rke2/agent/images');
@@ -71,6 +72,11 @@ beforeAll(async () => {
     powerCycle: (host) => {
       powerCycles.push(host);
       void onPowerCycle(host);
+    },
+    provision: (host, image) => {
+      provisioned.push(`${host}:${image}`);
+      const record = store.getHost(host);
+      if (record) store.putHost({ ...record, state: 'provisioning', step: 'power-off' });
     },
     event: (host, level, reason, message) => store.addEvent(host, level, reason, message),
     policy: { notReadyTimeoutMs: 1500, startupTimeoutMs: 60_000, settleMs: 8000, maxAttempts: 2 },
@@ -203,5 +209,19 @@ describe('ClusterManager', { timeout: 60_000 }, () => {
     // Left alone: no more power cycles however long it stays NotReady.
     await new Promise((r) => setTimeout(r, 1000));
     expect(powerCycles).toHaveLength(2);
+  });
+
+  it('cluster up: the initializer first, the rest once it is provisioned, resumed from the store', () => {
+    for (const name of ['server-1', 'agent-1']) {
+      const record = store.getHost(name);
+      if (record) store.putHost({ ...record, state: 'available', step: '' });
+    }
+    expect(manager.up('site.raw')).toEqual({ started: ['server-1'], waiting: ['agent-1'] });
+    expect(manager.rollout()).toEqual([]);
+    const server1 = store.getHost('server-1');
+    if (server1) store.putHost({ ...server1, state: 'provisioned', step: '' });
+    expect(manager.rollout()).toEqual(['agent-1']);
+    expect(provisioned).toEqual(['server-1:site.raw', 'agent-1:site.raw']);
+    expect(manager.rollout()).toEqual([]);
   });
 });

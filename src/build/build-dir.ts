@@ -34,6 +34,19 @@ export function redactIgnition(json: string): string {
   return json.replace(/("passwordHash"\s*:\s*)"(?:[^"\\]|\\.)*"/g, `$1"${REDACTED}"`);
 }
 
+/** Ignition embeds every bundle file (base64, out of a redactor's sight): blank the secret ones in the copy. */
+function redactSecretFiles(bundle: Bundle): string {
+  const secret = new Set(bundle.files.filter((f) => f.secret).map((f) => `/combustion/${f.path}`));
+  if (secret.size === 0) return bundle.ignitionConfig;
+  const config = JSON.parse(bundle.ignitionConfig) as {
+    storage?: { files?: { path: string; contents?: { source?: string } }[] };
+  };
+  for (const file of config.storage?.files ?? []) {
+    if (secret.has(file.path)) file.contents = { source: `data:,${encodeURIComponent(REDACTED)}` };
+  }
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
+
 export function buildDirName(now: Date): string {
   return `build-${now
     .toISOString()
@@ -78,7 +91,7 @@ export function writeRenderedBundle(dir: string, bundle: Bundle, redact: (t: str
           : f.content;
     write(path.join('combustion', f.path), content, f.mode & 0o755);
   }
-  write('ignition/config.ign', redact(redactIgnition(bundle.ignitionConfig)));
+  write('ignition/config.ign', redact(redactIgnition(redactSecretFiles(bundle))));
   write(path.join('systemd', bundle.firstbootUnit.name), bundle.firstbootUnit.content);
   if (bundle.artefacts.length) {
     write('artefacts.txt', bundle.artefacts.map((a) => `${a.path}\t${a.source}`).join('\n') + '\n');

@@ -70,6 +70,7 @@ import { bundlePayloadBytes, installAndEnableUnit, writeBundle } from '../image/
 import { computeImageMap } from '../installer/image-map.ts';
 import { buildInstallerIso, prepareInstallerBase } from '../installer/iso.ts';
 import { locateInstallerKernel } from '../installer/kernel.ts';
+import { bundledClusterToken } from '../kubernetes/contributor.ts';
 import { buildLog, createBuildDir, naming, redactor, writeRenderedBundle } from './build-dir.ts';
 import { cachedSha256, hashCacheTemp, rememberSha256 } from './hash-cache.ts';
 import type { BuildFacts, StepDefinition } from './plan.ts';
@@ -254,7 +255,10 @@ export const BUILD_STEPS: readonly StepDefinition<BuildRun>[] = [
     describe: (f) =>
       `${f.bundle.files} files, ${f.bundle.artefacts} artefacts, ${formatBytes(f.bundle.payloadBytes)}, digest ${f.bundle.digest.slice(0, 12)}`,
     target: (b) => b.buildDir && path.join(b.buildDir, 'bundle'),
-    run: (b) => writeRenderedBundle(path.join(b.buildDir!, 'bundle'), b.bundle, b.redact),
+    run: (b) => {
+      writeRenderedBundle(path.join(b.buildDir!, 'bundle'), b.bundle, b.redact);
+      keepClusterToken(b.buildDir!, b.bundle);
+    },
   },
   {
     id: 'space',
@@ -376,7 +380,6 @@ async function loadChecked(configDir: string, options: BuildOptions): Promise<Lo
   });
   if (!loaded) throw new InputError(`the image definition has ${diagnostics.length} problem(s)`, diagnostics);
   const d = loaded.definition;
-  if (d.kubernetes) throw new InputError(`${loaded.file}: kubernetes: not supported by outpost yet`);
   if (
     d.image.imageType === 'iso' &&
     (await readImageSignature(path.join(configDir, 'base-images', d.image.baseImage))).iso9660
@@ -432,7 +435,7 @@ async function inspect(b: BuildRun): Promise<void> {
       );
     }
     const readOnlySubvolume = root.fs.type === 'btrfs' && (await btrfsReadOnly(root.mount.dir));
-    const bundle = await assembleBundle(loaded, { engine });
+    const bundle = await assembleBundle(loaded, { engine, env: options.env });
     const payloadBytes = bundlePayloadBytes(bundle);
     const baseSize = statSync(basePath).size;
     const last = lastPartition(root.table);
@@ -692,4 +695,10 @@ async function reclaimStep(b: BuildRun): Promise<void> {
   // What cannot be undone now (a mount kept busy by someone else) stays recorded and is retried by the
   // next build or --cleanup; it must not stop this build.
   for (const line of result.problems) b.options.onNote?.(`cannot reclaim (will retry): ${line}`);
+}
+
+/** The RKE2 cluster token, 0600 in the build directory: the only copy outside the image (never logged). */
+function keepClusterToken(buildDir: string, bundle: Bundle): void {
+  const token = bundledClusterToken(bundle.files);
+  if (token) writeFileSync(path.join(buildDir, 'kubernetes-token'), `${token}\n`, { mode: 0o600 });
 }

@@ -17,6 +17,7 @@ const NETWORK_BAND = /^0[0-9]/;
 
 export interface AssembleOptions {
   engine: FirstBootEngine;
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Builds the first-boot bundle for a loaded definition: reads the config dir, renders every step. */
@@ -26,7 +27,13 @@ export async function assembleBundle(loaded: LoadedDefinition, opts: AssembleOpt
   if (problems.length > 0) {
     throw new InputError(problems.map((p) => `${loaded.file}: ${p.path}: ${p.message}`).join('\n'));
   }
-  const ctx: BundleContext = { loaded, definition, configDir: loaded.configDir, engine: opts.engine };
+  const ctx: BundleContext = {
+    loaded,
+    definition,
+    configDir: loaded.configDir,
+    engine: opts.engine,
+    env: opts.env,
+  };
   const contributions: BundleContribution[] = [];
   for (const contribute of bundleContributors) contributions.push(await contribute(ctx));
   return bundleFromContributions(loaded, opts.engine, contributions);

@@ -8,6 +8,8 @@ export interface BundleContext {
   definition: ImageDefinition;
   configDir: string;
   engine: FirstBootEngine;
+  /** The build's environment (for values a config file takes by `${NAME}` reference); default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /**

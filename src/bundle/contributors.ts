@@ -1,3 +1,4 @@
+import { kubernetesContribution } from '../kubernetes/contributor.ts';
 import { networkContribution } from '../network/contributor.ts';
 import {
   certificatesContribution,
@@ -20,4 +21,5 @@ export const bundleContributors: readonly BundleContributor[] = [
   osSettingsContribution,
   customContribution,
   networkContribution,
+  kubernetesContribution,
 ];

@@ -1,4 +1,5 @@
 import type { Diagnostic } from '../common/diagnostics.ts';
+import { checkKubernetesRelease } from '../kubernetes/check.ts';
 import { checkNetworkFiles } from '../network/check.ts';
 import { checkBaseImage } from './checks/base-image.ts';
 import { checkComponentDirectories, checkUnsupportedDirectories } from './checks/directories.ts';
@@ -32,6 +33,7 @@ export const configDirChecks: ConfigDirCheck[] = [
   checkUnsupportedDirectories,
   checkHelmFiles,
   checkKubernetesFiles,
+  checkKubernetesRelease,
   checkNetworkFiles,
   checkKubernetesNetwork,
   checkOutputImage,

@@ -50,7 +50,7 @@ describe('build input errors exit with code 2 and write nothing', () => {
     expect(r.stderr).toMatch(/is the base image .*refusing to overwrite it/);
   });
 
-  it('refuses kubernetes for now', () => {
+  it('refuses kubernetes without the RKE2 release in kubernetes/install, writing nothing', () => {
     config = makeConfigDir({
       baseImage: base,
       baseName: 'slmicro.raw',
@@ -58,7 +58,8 @@ describe('build input errors exit with code 2 and write nothing', () => {
     });
     const r = build(config.dir);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('kubernetes: not supported by outpost yet');
+    expect(r.stderr).toContain('kubernetes/install:1:1: not found: it must hold the RKE2 release');
+    expect(readdirSync(config.dir).filter((f) => f !== 'definition.yaml' && f !== 'base-images')).toEqual([]);
   });
 
   it('refuses a diskSize smaller than the base image, naming the field', () => {

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { writeFixtureRelease } from '../fixtures/rke2-release.ts';
 
 /*
  * Tiny real base images for the cross-file checks: partition tables written by sgdisk and sfdisk,
@@ -85,4 +86,5 @@ export async function makeCorpusConfigDir(dir: string): Promise<void> {
       'cluster-cidr: 10.42.0.0/16,fd42::/48\nservice-cidr: 10.43.0.0/16,fd43::/112\n',
     'kubernetes/helm/certs/ca.pem': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
   });
+  await writeFixtureRelease(path.join(dir, 'kubernetes/install'));
 }

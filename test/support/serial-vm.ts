@@ -13,8 +13,11 @@ export interface SerialVmOptions {
   cdrom?: string;
   bootFromCdrom?: boolean;
   memoryMiB?: number;
-  /** `-netdev user`: the guest reaches the host's loopback as 10.0.2.2. */
-  nics?: { mac: string }[];
+  /**
+   * `-netdev user`: the guest reaches the host's loopback as 10.0.2.2; `forwards` map host loopback ports
+   * to guest TCP ports.
+   */
+  nics?: { mac: string; forwards?: { hostPort: number; guestPort: number }[] }[];
   extraArgs?: string[];
 }
 
@@ -52,7 +55,12 @@ export class SerialVm {
     const nics = o.nics ?? [];
     if (nics.length === 0) args.push('-nic', 'none');
     for (const [i, nic] of nics.entries())
-      args.push('-nic', `user,model=virtio-net-pci,mac=${nic.mac},id=n${i}`);
+      args.push(
+        '-nic',
+        `user,model=virtio-net-pci,mac=${nic.mac},id=n${i}${(nic.forwards ?? [])
+          .map((f) => `,hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`)
+          .join('')}`,
+      );
     args.push(...(o.extraArgs ?? []));
     this.process = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.process.on('exit', (code) => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { formatDiagnostic } from '../../../src/common/diagnostics.ts';
 import { loadDefinition } from '../../../src/definition/load.ts';
+import { writeFixtureRelease } from '../../fixtures/rke2-release.ts';
 import { makeGptImage, writeTree } from '../fixtures.ts';
 
 export const BASE_DEFINITION = `apiVersion: 1.3
@@ -48,6 +49,13 @@ export class HostileDirs {
     await mkdir(path.join(dir, 'base-images'), { recursive: true });
     await symlink(this.image, path.join(dir, 'base-images/base.raw'));
     await writeTree(dir, { 'site.yaml': definition, ...files });
+    // An RKE2 definition needs its release in kubernetes/install (checked by validate).
+    if (
+      /version:\s*\S*rke2/.test(definition) &&
+      !Object.keys(files).some((f) => f.startsWith('kubernetes/install'))
+    ) {
+      await writeFixtureRelease(path.join(dir, 'kubernetes/install'));
+    }
     await mkdir(this.outside, { recursive: true });
     await writeFile(path.join(this.outside, 'id_ed25519'), 'PRIVATE KEY\n');
     return dir;

@@ -35,6 +35,8 @@ export async function routeCluster(
           spec: shown,
           ...(describeJSON(status) as object),
           describe: formatDescribe(status, Date.now()),
+          /** Whether `GET /cluster/kubeconfig` has one to give (the console shows its download then). */
+          kubeconfigReported: cluster.kubeconfig() !== undefined,
         },
       };
     }

@@ -163,7 +163,13 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
         reconciler.kick();
       },
     }),
-    { apiToken, store, mediaDir: o.mediaDir, metricsPublic: o.metricsPublic ?? false },
+    {
+      apiToken,
+      store,
+      mediaDir: o.mediaDir,
+      metricsPublic: o.metricsPublic ?? false,
+      cluster: { nodeColumns: (host) => cluster.nodeColumns(host), status: () => cluster.status() },
+    },
   );
   const limits = { ...DEFAULT_HTTP_LIMITS, ...o.httpLimits };
   const server: Server = createServer(

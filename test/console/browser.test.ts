@@ -66,7 +66,7 @@ describe('operator console in Chromium', { timeout: 60_000 }, () => {
     for (const h of site.hosts) await stateInTable(h.name, 'available');
     expect(await row('dell-1').locator('td').nth(1).textContent()).toMatch(/Dell/);
     expect(await row('hpe-2').locator('td').nth(1).textContent()).toMatch(/HPE/);
-    // Node readiness is not tracked yet: the column says so with a dash.
+    // No cluster yet, so no Node: the column says so with a dash.
     expect(await row('dell-1').locator('td').nth(4).textContent()).toBe('—');
     expect(await page.evaluate(() => (globalThis as { noReload?: boolean }).noReload)).toBe(true);
   });
@@ -219,12 +219,54 @@ describe('operator console in Chromium', { timeout: 60_000 }, () => {
       .waitFor();
   });
 
-  it('shows the cluster page with a clear placeholder for what is not tracked yet', async () => {
+  it('says when the site has no cluster, and how to define one', async () => {
     await page.getByRole('link', { name: 'Cluster' }).click();
     await page.getByRole('heading', { name: 'Cluster', level: 1 }).waitFor();
-    const servers = page.locator('[data-testid="cluster-table"] tbody tr').first();
-    expect(await servers.locator('td').allTextContents()).toEqual(['2', '1', '1', '0', '—']);
-    expect(await page.getByTestId('cluster-placeholder').textContent()).toMatch(/not available yet/);
+    expect(await page.getByTestId('no-cluster').textContent()).toMatch(
+      /no cluster defined.*outpost cluster up/s,
+    );
+    expect(await page.getByText('not available yet').count()).toBe(0);
+    expect(await page.getByTestId('kubeconfig-download').count()).toBe(0);
+  });
+
+  it('shows a defined cluster: phase, conditions, machines and the describe tree, as text', async () => {
+    await site.api.request('PUT', '/cluster', {
+      name: 'lab',
+      version: 'v1.32.4+rke2r1',
+      initializer: 'hpe-1',
+      // The fake lab's hosts have no static address: the others join at the VIP.
+      apiVIPs: ['192.0.2.10'],
+    });
+    // The page reads the cluster when it opens and on every host update of the event stream.
+    await page.getByRole('link', { name: 'Hosts' }).click();
+    await page.getByRole('link', { name: 'Cluster' }).click();
+    await page.getByTestId('cluster-phase').waitFor();
+    expect(await page.getByTestId('cluster-phase').textContent()).toMatch(/^(Pending|Provisioning)$/);
+    const tree = await page.getByTestId('cluster-describe').textContent();
+    expect(tree).toMatch(/^NAME\s+READY\s+SEVERITY\s+REASON\s+SINCE\s+MESSAGE/);
+    expect(tree).toMatch(/Cluster\/lab/);
+    expect(tree).toMatch(/Machine\/hpe-1 \(initializer\)/);
+    // Plain text in a <pre>: the tree's characters, no markup made from it.
+    expect(await page.getByTestId('cluster-describe').evaluate((e) => e.children.length)).toBe(0);
+    const initializer = page.locator('tr[data-machine="hpe-1"]');
+    expect(await initializer.locator('td').allTextContents()).toEqual([
+      'server',
+      'yes',
+      expect.stringMatching(/^(Pending|Provisioning|Provisioned)$/),
+      '—',
+      '—',
+      expect.any(String),
+    ]);
+    expect(await page.locator('[data-testid="cluster-conditions"] tbody tr').count()).toBeGreaterThan(0);
+    // No kubeconfig reported yet: nothing to download.
+    expect(await page.getByTestId('kubeconfig-download').count()).toBe(0);
+    // Keyboard: a machine's link leads to its host page.
+    await initializer.getByRole('link', { name: 'hpe-1' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'hpe-1', level: 1 }).waitFor();
+    await page.getByRole('link', { name: 'Cluster' }).click();
+    await page.getByTestId('cluster-describe').waitFor();
+    await page.screenshot({ path: path.join(SHOTS, 'cluster.png'), fullPage: true });
   });
 
   it('signs out: the event stream and the API are closed to the old cookie', async () => {

@@ -3,7 +3,7 @@
  * here; the admin kubeconfig does, to API-token holders only (`outpost cluster kubeconfig`).
  */
 import { describeJSON, formatDescribe } from '../cluster/describe.ts';
-import { formatJoinPlan, planWarnings } from '../cluster/join-plan.ts';
+import { formatJoinPlan, planJoin, planWarnings } from '../cluster/join-plan.ts';
 import type { ClusterManager } from './cluster-manager.ts';
 import { parseClusterSpec } from './cluster-spec.ts';
 import type { HostRecord } from './types.ts';
@@ -74,6 +74,28 @@ export async function routeCluster(
       if (!cluster.spec()) return NO_CLUSTER;
       await cluster.forget();
       return { status: 200, body: { deleted: true } };
+    case 'POST /plan': {
+      // A dry run: the plan a definition would give, nothing saved.
+      const parsed = parseClusterSpec(
+        body,
+        hosts.map((h) => h.name),
+      );
+      if (!parsed.ok)
+        return {
+          status: 400,
+          body: { error: 'the cluster definition has problems', problems: parsed.problems },
+        };
+      const members = cluster
+        .members(hosts)
+        .map((m) => ({ ...m, initializer: m.host === parsed.spec.initializer }));
+      const plan = planJoin(parsed.spec, members);
+      if (!plan.ok)
+        return { status: 400, body: { error: 'the cluster cannot be planned', problems: plan.problems } };
+      return {
+        status: 200,
+        body: { plan: formatJoinPlan(parsed.spec, plan.plan), warnings: planWarnings(members) },
+      };
+    }
     case 'GET /plan': {
       const spec = cluster.spec();
       const plan = cluster.plan();

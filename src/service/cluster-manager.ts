@@ -203,7 +203,7 @@ export class ClusterManager {
           this.o.event(host.name, 'Normal', 'NodeReady', `node ${node.name} Ready again`);
         }
         if (this.inFlight === host.name) this.inFlight = undefined;
-      } else if (node.ready !== 'True' && before.ready === 'True') {
+      } else if (node.ready !== 'True' && before.ready !== undefined && node.ready !== before.ready) {
         this.o.event(
           host.name,
           'Warning',

@@ -140,7 +140,10 @@ try {
     await Promise.all(
       lab.hosts
         .slice(i, i + 50)
-        .map((h) => api.request('POST', `/hosts/${h.name}/provision`, { image: 'site.iso' })),
+        // The benchmark plays the ISO's callbacks itself: it says so with callbacks: true.
+        .map((h) =>
+          api.request('POST', `/hosts/${h.name}/provision`, { image: 'site.iso', callbacks: true }),
+        ),
     );
   }
   await waitFor('all hosts provisioned', all('provisioned'), 20 * 60_000);

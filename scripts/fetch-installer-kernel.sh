@@ -10,7 +10,9 @@ if [ -z "$pkg" ]; then
   pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 fi
 version=${pkg#linux-image-}
-if [ -f "$dest/$version/vmlinuz" ] && [ -f "$dest/$version/lib/modules/$version/modules.dep" ]; then
+# modules.order comes with the package (modules.dep would only exist after depmod, which is not run here);
+# the tree is moved into place whole, so a complete vmlinuz and modules.order mean a complete unpack.
+if [ -f "$dest/$version/vmlinuz" ] && [ -f "$dest/$version/lib/modules/$version/modules.order" ]; then
   ln -sfn "$version" "$dest/current"
   echo "installer kernel $version already in $dest"
   exit 0

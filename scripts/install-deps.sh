@@ -21,3 +21,5 @@ if ((${#missing[@]})); then
 fi
 # The kernel the self-installing ISO boots (Debian's generic kernel, unpacked into /var/cache/outpost).
 bash "$(dirname "$0")/fetch-installer-kernel.sh"
+# `outpost` on PATH: a wrapper that runs this checkout with its own Node.js 24 (after npm install).
+bash "$(dirname "$0")/install-cli.sh"

@@ -1,3 +1,8 @@
+import { formatBytes } from '../common/units.ts';
+
+/** Sizes in messages: the one binary-units formatter, also for this module's users. */
+export { formatBytes };
+
 /** How big the output image must be: the definition's diskSize, or just enough for the bundle plus headroom. */
 import { InputError } from '../common/diagnostics.ts';
 
@@ -23,8 +28,6 @@ export interface Sizing {
 }
 
 const roundUpMiB = (n: number) => Math.ceil(n / MiB) * MiB;
-export const formatBytes = (n: number) =>
-  n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : `${(n / MiB).toFixed(1)} MiB`;
 
 export function planSize(input: SizingInput): Sizing {
   const headroom = Math.max(MIN_HEADROOM, Math.ceil(input.payloadBytes / 10));

@@ -3,8 +3,10 @@ import { Option } from 'commander';
 export type OutputFormat = 'text' | 'json';
 
 /** The `--output` option shared by every command a script may read. */
-export function outputOption(): Option {
-  return new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text');
+export function outputOption(extra: string[] = []): Option {
+  return new Option('-o, --output <format>', 'output format')
+    .choices(['text', 'json', ...extra])
+    .default('text');
 }
 
 export function printJson(value: unknown): void {

@@ -75,6 +75,7 @@ export function renderResources(
   );
   out.set(p.managers, collection(p.managers, 'ManagerCollection', 'Manager Collection', [p.manager]));
 
+  const lastBoot = state.power === 'On' ? state.boots.at(-1) : undefined;
   const system: Json = {
     '@odata.id': p.system,
     '@odata.type': '#ComputerSystem.v1_13_0.ComputerSystem',
@@ -86,6 +87,8 @@ export function renderResources(
     UUID: hw.uuid,
     BiosVersion: profile.biosVersion,
     PowerState: state.power,
+    // Like BMCs that report it (ComputerSystem v1_13): the firmware handed over to the OS at the last boot.
+    ...(lastBoot && { BootProgress: { LastState: 'OSBootStarted', LastStateTime: lastBoot.at } }),
     Status: { State: 'Enabled', Health: 'OK' },
     Boot: {
       BootSourceOverrideEnabled: state.boot.enabled,

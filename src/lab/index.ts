@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { MachineBackend } from './backend.ts';
 import { EmulatedBmc } from './bmc-server.ts';
@@ -44,6 +44,8 @@ export interface LabHost {
   bootMac: string;
   serialLog?: string;
   disk?: string;
+  /** QEMU: the loopback port forwarded to the guest's SSH port. */
+  sshPort?: number;
 }
 
 /** What the lab reports about one host (never its password). */
@@ -133,18 +135,24 @@ export async function startLab(o: LabOptions): Promise<Lab> {
       };
       let backend: MachineBackend;
       if (o.backend === 'qemu') {
+        const dir = path.join(o.stateDir, name);
+        const sshPort = await freeLoopbackPort();
         const machine = new QemuMachine({
           name,
-          dir: path.join(o.stateDir, name),
+          dir,
           macs,
           memoryMiB,
           diskGiB,
           ovmf: o.qemu?.ovmf ?? true,
+          sshPort,
           onStopped,
         });
         await machine.prepare();
+        // `outpost lab ssh NAME` reads the port here (it stays for the lab's run, across guest reboots).
+        await writeFile(path.join(dir, 'ssh-port'), `${sshPort}\n`);
         host.serialLog = machine.serialLog;
         host.disk = machine.disk;
+        host.sshPort = sshPort;
         backend = machine;
       } else {
         backend = new FakeMachine(onStopped);
@@ -274,4 +282,16 @@ async function loadCredentials(stateDir: string, count: number): Promise<string[
   await writeFile(`${file}.tmp`, JSON.stringify(passwords), { mode: 0o600 });
   await rename(`${file}.tmp`, file);
   return passwords;
+}
+
+/** A free TCP port on loopback, for a QEMU host forward. */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -17,6 +17,8 @@ export interface QemuMachineOptions {
   memoryMiB: number;
   diskGiB: number;
   ovmf: boolean;
+  /** Loopback port forwarded to the guest's SSH port (22) on the first NIC; none when unset. */
+  sshPort?: number;
   onStopped: StoppedListener;
 }
 
@@ -147,8 +149,10 @@ export class QemuMachine implements MachineBackend {
       args.push('-device', `ide-cd,drive=cd0,bus=ide.0,bootindex=${bootIndex('cd')}`);
     }
     // User-mode networking needs no root; the guest reaches the lab machine's loopback at 10.0.2.2.
+    // The first NIC also forwards 127.0.0.1:<sshPort> to the guest's port 22 (`outpost lab ssh`).
     this.o.macs.forEach((mac, i) => {
-      args.push('-netdev', `user,id=net${i}`);
+      const forward = i === 0 && this.o.sshPort ? `,hostfwd=tcp:127.0.0.1:${this.o.sshPort}-:22` : '';
+      args.push('-netdev', `user,id=net${i}${forward}`);
       const index = i === 0 ? `,bootindex=${bootIndex('network')}` : '';
       args.push('-device', `virtio-net-pci,netdev=net${i},mac=${mac},romfile=${index}`);
     });

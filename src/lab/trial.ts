@@ -4,6 +4,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { buildImage } from '../build/build-image.ts';
 import { OperationError } from '../common/diagnostics.ts';
+import { formatBytes } from '../common/units.ts';
 import { ServiceClient } from '../service/client.ts';
 import { startService } from '../service/service.ts';
 import { startLab } from './index.ts';
@@ -97,7 +98,7 @@ export async function runTrial(o: TrialOptions): Promise<TrialResult> {
   const imageName = path.basename(output.path);
   await link(output.path, path.join(mediaDir, imageName));
   await link(`${output.path}.sha256`, path.join(mediaDir, `${imageName}.sha256`));
-  o.log(`built ${imageName} (${output.bytes} bytes) in ${(report.durationMs / 1000).toFixed(1)} s`);
+  o.log(`built ${imageName} (${formatBytes(output.bytes)}) in ${(report.durationMs / 1000).toFixed(1)} s`);
 
   const port = await freePort();
   const lab = await startLab({ hosts: o.hosts, backend: 'qemu', stateDir: path.join(o.workDir, 'lab') });
@@ -227,7 +228,7 @@ function freePort(): Promise<number> {
 export function formatTrial(result: TrialResult): string {
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const lines = [
-    `image ${path.basename(result.image.file)}: ${result.image.bytes} bytes, built in ${s(result.image.buildMs)}`,
+    `image ${path.basename(result.image.file)}: ${formatBytes(result.image.bytes)}, built in ${s(result.image.buildMs)}`,
   ];
   for (const h of result.hosts) {
     lines.push('', `${h.name} (${h.network}): ${h.state}${h.error ? ` — ${h.error}` : ''}`);

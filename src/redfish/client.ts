@@ -38,6 +38,15 @@ export interface RedfishConnectOptions {
   signal?: AbortSignal;
 }
 
+export interface BootStatus {
+  /** BootSourceOverrideEnabled: `Once` until the firmware has used the one-time override. */
+  overrideEnabled: string;
+  /** BootProgress.LastState, e.g. `OSBootStarted`, `OSRunning`. */
+  lastState?: string;
+  /** BootProgress.LastStateTime: when LastState was reached. */
+  lastStateTime?: string;
+}
+
 const RESET_TYPES: Record<PowerAction, { resetType: string; target: 'On' | 'Off' }> = {
   on: { resetType: 'On', target: 'On' },
   off: { resetType: 'ForceOff', target: 'Off' },
@@ -232,6 +241,22 @@ export class RedfishClient {
       );
     }
     this.transport.emit({ type: 'boot', message: `boot override ${wanted} once` });
+  }
+
+  /**
+   * What the BMC says about the last boot: whether a one-time override is still pending, and Redfish's
+   * BootProgress (ComputerSystem v1_13) when the BMC reports it.
+   */
+  async bootStatus(): Promise<BootStatus> {
+    const system = await this.system();
+    const progress = asObject(system.BootProgress);
+    const lastState = str(progress?.LastState);
+    const lastStateTime = str(progress?.LastStateTime);
+    return {
+      overrideEnabled: str(asObject(system.Boot)?.BootSourceOverrideEnabled) ?? 'Disabled',
+      ...(lastState !== undefined && { lastState }),
+      ...(lastStateTime !== undefined && { lastStateTime }),
+    };
   }
 
   /** Deletes the session. */

@@ -97,17 +97,20 @@ export class HostActions {
   }
 
   private importOne(
-    spec: InventoryHost['spec'],
+    imported: InventoryHost['spec'],
     credentialsChanged: boolean,
     result: { created: string[]; updated: string[]; unchanged: string[] },
   ): void {
     const { store, transitions } = this.c;
-    const existing = store.getHost(spec.name);
+    const existing = store.getHost(imported.name);
     if (!existing) {
-      transitions.create(spec);
-      result.created.push(spec.name);
+      transitions.create(imported);
+      result.created.push(imported.name);
       return;
     }
+    // `online` is the desired power state: the inventory sets it for a new host; after that it follows the
+    // user's power actions and provisioning, so importing the same file again never flips it.
+    const spec = { ...imported, online: existing.spec.online };
     const bmcChanged = JSON.stringify(existing.spec.bmc) !== JSON.stringify(spec.bmc) || credentialsChanged;
     if (!bmcChanged && JSON.stringify(existing.spec) === JSON.stringify(spec)) {
       result.unchanged.push(spec.name);
@@ -135,7 +138,15 @@ export class HostActions {
     await this.c.credentials.delete(name);
   }
 
-  provision(name: string, request: { image?: unknown; consumer?: unknown }): HostRecord {
+  /**
+   * Starts provisioning. An image whose host cannot report back (an ISO inserted as it is) needs
+   * `callbacks: false`: the host then counts as provisioned when its BMC reports a boot from disk. A raw
+   * image without the `.sha256` its build wrote needs `checksum: false`.
+   */
+  provision(
+    name: string,
+    request: { image?: unknown; consumer?: unknown; callbacks?: unknown; checksum?: unknown },
+  ): HostRecord {
     const host = this.get(name);
     const refused = refuseAction('provision', host);
     if (refused) throw new ActionError(409, refused);
@@ -144,6 +155,10 @@ export class HostActions {
     }
     if (request.consumer !== undefined && typeof request.consumer !== 'string') {
       throw new ActionError(400, 'consumer must be a string');
+    }
+    for (const flag of ['callbacks', 'checksum'] as const) {
+      if (request[flag] !== undefined && typeof request[flag] !== 'boolean')
+        throw new ActionError(400, `${flag} must be true or false`);
     }
     const image = request.image;
     const isUrl = /^https?:\/\//.test(image);
@@ -158,6 +173,27 @@ export class HostActions {
     }
     const installerIso = installerImage !== undefined ? newHostIsoName() : undefined;
     const imageUrl = isUrl ? image : this.mediaUrl(image, installerIso);
+    const callbacks = request.callbacks !== false;
+    // `callbacks: true` given for an ISO says it reports by itself (a custom image that sends the
+    // per-host callbacks); without it, an ISO is assumed silent, as outpost's own ISOs are.
+    if (!installerImage && request.callbacks === undefined) {
+      throw new ActionError(
+        400,
+        `'${image}' is inserted as it is: nothing on it reports to the service, so provisioning would wait for callbacks that never come. Give the raw image the build wrote (e.g. site.raw): the service builds this host's installer, which reports every step. Or pass --no-callbacks (API: "callbacks": false): the host then counts as provisioned when its BMC reports a boot from disk.`,
+      );
+    }
+    if (installerImage && !callbacks) {
+      throw new ActionError(
+        400,
+        `--no-callbacks is for ISOs inserted as they are; the installer built for '${image}' reports every step itself`,
+      );
+    }
+    if (installerImage && request.checksum !== false && !this.c.media.exists(`${image}.sha256`)) {
+      throw new ActionError(
+        400,
+        `'${image}' has no ${image}.sha256 next to it in the media dir, so the installer could not tell a damaged or swapped image from the one that was built. Copy the .sha256 file the build wrote, or pass --no-checksum (API: "checksum": false) to install it unverified.`,
+      );
+    }
     const token = newToken();
     // The per-host config (with the token's only plaintext copy) is on disk before the database says
     // "provisioning", so a crash in between leaves nothing that points at a missing token.
@@ -180,7 +216,10 @@ export class HostActions {
         ...(installerImage !== undefined && { installerImage }),
         ...(installerIso !== undefined && { installerIso }),
         ...(request.consumer !== undefined && { consumer: request.consumer }),
+        ...(!callbacks && { callbacks: false as const }),
       },
+      // The desired power state: a provisioned host runs its image.
+      spec: { ...host.spec, online: true },
       callbackTokenHash: hashToken(token),
     });
     this.c.kick();
@@ -191,8 +230,12 @@ export class HostActions {
     const host = this.get(name);
     const refused = refuseAction('deprovision', host);
     if (refused) throw new ActionError(409, refused);
+    // The host is meant to be off (the flow powers it off); its consumer and image are cleared when the
+    // flow has ejected the media (the per-host ISO is found through them until then).
     const { callbackTokenHash: _revoked, installProgress: _p, ...rest } = host;
-    const next = this.c.transitions.enter(rest, 'deprovisioning', 'deprovisioning requested');
+    const next = this.c.transitions.enter(rest, 'deprovisioning', 'deprovisioning requested', {
+      spec: { ...host.spec, online: false },
+    });
     this.c.kick();
     return next;
   }

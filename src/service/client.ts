@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InputError, OperationError } from '../common/diagnostics.ts';
-import { statePaths } from './state-paths.ts';
+import { DEFAULT_STATE_DIR, statePaths } from './state-paths.ts';
 
 /** A small client for the service's API, used by the CLI, tests and the fleet benchmark. */
 export class ServiceClient {
@@ -12,21 +12,36 @@ export class ServiceClient {
     this.token = token;
   }
 
-  /** `--server`/OUTPOST_SERVER and `--token-file`/OUTPOST_TOKEN, else the token in `--state-dir`. */
+  /**
+   * `--server`/OUTPOST_SERVER, else the service running on this machine with the state dir `--state-dir`
+   * (or OUTPOST_STATE_DIR, or /var/lib/outpost), found by the discovery file it writes there. The token:
+   * `--token-file`, OUTPOST_TOKEN, else the state dir's api-token.
+   */
   static fromOptions(
     o: { server?: string; tokenFile?: string; stateDir?: string },
     env = process.env,
   ): ServiceClient {
-    const server = o.server ?? env.OUTPOST_SERVER;
-    if (!server) throw new InputError('where is the service? give --server URL or set OUTPOST_SERVER');
+    const stateDir = o.stateDir ?? env.OUTPOST_STATE_DIR ?? DEFAULT_STATE_DIR;
+    const paths = statePaths(stateDir);
+    const server = o.server ?? env.OUTPOST_SERVER ?? discoveredUrl(paths.discovery);
+    if (!server) {
+      throw new InputError(
+        [
+          `where is the service? None runs on this machine with the state dir ${stateDir} (no ${paths.discovery}).`,
+          'If it runs here with another state dir, give --state-dir DIR. If it runs on another machine:',
+          '  export OUTPOST_SERVER=http://SERVICE-ADDRESS:8080',
+          '  export OUTPOST_TOKEN=...   # the contents of <state-dir>/api-token on that machine',
+        ].join('\n'),
+      );
+    }
     let token = o.tokenFile ? undefined : env.OUTPOST_TOKEN;
-    const tokenFile = o.tokenFile ?? (token ? undefined : o.stateDir && statePaths(o.stateDir).apiToken);
+    const tokenFile = o.tokenFile ?? (token ? undefined : paths.apiToken);
     if (tokenFile) {
       try {
         token = readFileSync(tokenFile, 'utf8').trim();
       } catch (error) {
         throw new InputError(
-          `cannot read the API token from ${tokenFile}: ${(error as NodeJS.ErrnoException).code}`,
+          `cannot read the API token from ${tokenFile}: ${(error as NodeJS.ErrnoException).code}; give --token-file FILE, set OUTPOST_TOKEN, or give --state-dir DIR of the service`,
         );
       }
     }
@@ -78,4 +93,26 @@ export class ApiError extends Error {
     this.status = status;
     this.body = b;
   }
+}
+
+/** The discovery file a running `outpost serve` writes: `{ "url": ..., "pid": ... }`; ignored once its process is gone. */
+export interface Discovery {
+  url: string;
+  pid: number;
+}
+
+function discoveredUrl(file: string): string | undefined {
+  let found: Partial<Discovery>;
+  try {
+    found = JSON.parse(readFileSync(file, 'utf8')) as Partial<Discovery>;
+  } catch {
+    return undefined;
+  }
+  if (typeof found.url !== 'string' || typeof found.pid !== 'number') return undefined;
+  try {
+    process.kill(found.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+  }
+  return found.url;
 }

@@ -1,5 +1,5 @@
 import { parseBmcAddress } from '../redfish/bmc-address.ts';
-import { RedfishClient, RedfishError } from '../redfish/client.ts';
+import { type BootStatus, RedfishClient, RedfishError } from '../redfish/client.ts';
 import type { BootTarget, HardwareInventory, PowerAction, PowerState } from '../redfish/types.ts';
 import { observeRedfish } from './metrics.ts';
 import type { Credentials } from './types.ts';
@@ -12,6 +12,7 @@ export interface BmcSession {
   insertMedia(url: string): Promise<void>;
   ejectMedia(): Promise<void>;
   setBootOnce(target: BootTarget): Promise<void>;
+  bootStatus(): Promise<BootStatus>;
   close(): Promise<void>;
 }
 
@@ -19,6 +20,8 @@ export interface BmcTarget {
   address: string;
   credentials: Credentials;
   disableCertificateVerification: boolean;
+  /** Called before each retry of a failed request, e.g. (3, 10, 'GET /redfish/v1/: connect ECONNREFUSED'). */
+  onRetry?: (attempt: number, attempts: number, reason: string) => void;
   /** Aborted when the service stops; a driver may use it to cancel requests under way. */
   signal?: AbortSignal;
 }
@@ -40,6 +43,7 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
     async connect(target) {
       const parsed = parseBmcAddress(target.address);
       if (!parsed.ok) throw new Error(parsed.error);
+      const attempts = opts.retry?.attempts ?? 10;
       return observeRedfish((onEvent) =>
         RedfishClient.connect({
           address: parsed.value,
@@ -50,11 +54,21 @@ export function redfishDriver(opts: RedfishDriverOptions = {}): BmcDriver {
           ...(opts.retry !== undefined && { retry: opts.retry }),
           ...(opts.powerTimeoutMs !== undefined && { powerTimeoutMs: opts.powerTimeoutMs }),
           ...(target.signal && { signal: target.signal }),
-          onEvent,
+          onEvent: (event) => {
+            onEvent(event);
+            // The transport reports `<reason>; retry <failed attempt> in <ms> ms` before it tries again.
+            const retry = event.type === 'retry' ? /^(.*); retry (\d+) in \d+ ms$/.exec(event.message) : null;
+            if (retry) target.onRetry?.(Number(retry[2]) + 1, attempts, retry[1]!);
+          },
         }),
       );
     },
   };
+}
+
+/** BMC answers that retrying cannot change: the credentials are refused. */
+export function isRefusedCredentials(error: unknown): boolean {
+  return error instanceof RedfishError && (error.status === 401 || error.status === 403);
 }
 
 /** A one-line reason for a failed BMC call, with the HTTP status when there was one. */

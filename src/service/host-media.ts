@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { formatBytes } from '../common/units.ts';
 import { writeConfigDrive } from '../installer/config-drive.ts';
 import { computeImageMap, type ImageMap } from '../installer/image-map.ts';
 import { installerNetwork } from '../installer/installer-network.ts';
@@ -13,7 +14,7 @@ import {
 } from '../installer/iso.ts';
 import { locateInstallerKernel } from '../installer/kernel.ts';
 import { type HostConfig, hostConfigPath } from './callbacks.ts';
-import { stepIndex } from './lifecycle.ts';
+import { PermanentStepError, stepIndex } from './lifecycle.ts';
 import type { MediaServer } from './media.ts';
 import type { HostRecord, HostSpec } from './types.ts';
 
@@ -89,8 +90,8 @@ export class HostMedia {
     const map = await this.imageMap(imageFile);
     const published = await publishedChecksum(imageFile);
     if (published && published !== map.sha256) {
-      throw new Error(
-        `checksum mismatch: ${image} does not match ${image}.sha256 (expected sha256 ${published}, got ${map.sha256})`,
+      throw new PermanentStepError(
+        `checksum mismatch: ${image} does not match ${image}.sha256 (expected sha256 ${published}, got ${map.sha256}); put the image and the .sha256 its build wrote in the media dir, then deprovision ${host.name} and provision it again`,
       );
     }
     const { size, sha256 } = map;
@@ -136,7 +137,7 @@ export class HostMedia {
     } finally {
       await rm(configDrive, { force: true });
     }
-    return `installer ISO built in ${((performance.now() - started) / 1000).toFixed(1)} s (image ${image}, ${size} bytes)`;
+    return `installer ISO built in ${((performance.now() - started) / 1000).toFixed(1)} s (image ${image}, ${formatBytes(size)})`;
   }
 
   /** The image's block map, computed once per file version (size, mtime, inode) and shared by hosts. */
@@ -165,7 +166,10 @@ async function publishedChecksum(imageFile: string): Promise<string | undefined>
   const text = await readFile(`${imageFile}.sha256`, 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
   const digest = /^([0-9a-f]{64})\b/i.exec(text.trim())?.[1];
-  if (!digest) throw new Error(`${path.basename(imageFile)}.sha256 is not in sha256sum format`);
+  if (!digest)
+    throw new PermanentStepError(
+      `${path.basename(imageFile)}.sha256 is not in sha256sum format (<64 hex digits>  <file name>)`,
+    );
   return digest.toLowerCase();
 }
 

@@ -35,8 +35,22 @@ const NEXT_STATE: Partial<Record<HostState, HostState>> = {
 /** Steps that work on the service's own files, without the BMC. */
 export const LOCAL_STEPS: readonly string[] = ['prepare-media'];
 
-/** Steps that wait for the host to call back instead of acting on the BMC. */
+/** Steps that wait for the host to call back instead of acting on the BMC (unless it cannot call back). */
 export const CALLBACK_STEPS: readonly string[] = ['installer', 'first-boot'];
+
+/** How often a host that cannot call back has its BMC asked whether it booted (no-callbacks provisioning). */
+export const BOOT_POLL_MS = 5_000;
+
+/**
+ * A step failure that retrying cannot fix (a checksum mismatch, credentials the BMC refuses). The host
+ * stops with it; the message says what the user has to do.
+ */
+export class PermanentStepError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentStepError';
+  }
+}
 
 export const ERROR_TYPES: Record<HostState | 'power', ErrorType> = {
   registering: 'registration error',
@@ -82,12 +96,15 @@ export interface Timing {
   backoffMaxMs: number;
   /** How long each callback step may wait before it counts as failed. */
   callbackTimeoutMs: number;
+  /** How often the power state of a stable host is read again (Ironic's power sync: 60 s). */
+  powerSyncMs: number;
 }
 
 export const DEFAULT_TIMING: Timing = {
   backoffBaseMs: 10_000,
   backoffMaxMs: 10 * 60_000,
   callbackTimeoutMs: 60 * 60_000,
+  powerSyncMs: 60_000,
 };
 
 /** Exponential backoff like Metal3's: base * 2^(n-1), capped. */
@@ -99,17 +116,24 @@ export type Work =
   | { kind: 'step'; state: HostState; step: string }
   | { kind: 'power'; action: PowerAction }
   | { kind: 'timeout'; state: HostState; step: string }
+  | { kind: 'refresh-power' }
   | { kind: 'none' };
 
 /** What the reconciler should do for a host now; pure, so it is tested without a BMC. */
 export function workFor(host: HostRecord, now: number, timing: Timing): Work {
+  if (host.error?.permanent) return { kind: 'none' };
   if (host.error && host.error.nextAttemptAt > now) return { kind: 'none' };
-  if (isStable(host.state))
-    return host.powerRequest ? { kind: 'power', action: host.powerRequest } : { kind: 'none' };
+  if (isStable(host.state)) {
+    if (host.powerRequest) return { kind: 'power', action: host.powerRequest };
+    // POWER shows what the BMC reports, also when the host was switched off behind the service's back.
+    const checked = host.powerCheckedAt ?? host.updatedAt;
+    return now - checked >= timing.powerSyncMs ? { kind: 'refresh-power' } : { kind: 'none' };
+  }
   if (CALLBACK_STEPS.includes(host.step)) {
-    return now - host.stepStartedAt > timing.callbackTimeoutMs
-      ? { kind: 'timeout', state: host.state, step: host.step }
-      : { kind: 'none' };
+    if (now - host.stepStartedAt > timing.callbackTimeoutMs)
+      return { kind: 'timeout', state: host.state, step: host.step };
+    // A host that cannot call back has its BMC watched instead.
+    if (host.provisioning?.callbacks !== false) return { kind: 'none' };
   }
   return { kind: 'step', state: host.state, step: host.step };
 }

@@ -1,7 +1,8 @@
+import { formatBytes } from '../common/units.ts';
 import type { CredentialsFile } from './credentials.ts';
-import { type BmcDriver, type BmcSession, describeBmcError } from './driver.ts';
+import { type BmcDriver, type BmcSession, describeBmcError, isRefusedCredentials } from './driver.ts';
 import type { HostMedia } from './host-media.ts';
-import { LOCAL_STEPS, type Timing, workFor } from './lifecycle.ts';
+import { BOOT_POLL_MS, LOCAL_STEPS, PermanentStepError, type Timing, workFor } from './lifecycle.ts';
 import type { Store } from './store.ts';
 import type { Transitions } from './transitions.ts';
 import type { HostRecord, PowerAction } from './types.ts';
@@ -22,7 +23,9 @@ export interface ReconcilerOptions {
   log?: (line: string) => void;
 }
 
-type Outcome = { patch: Partial<HostRecord>; message: string };
+/** A step's result; `waiting` means "not yet" (a boot the BMC has not reported): run it again later. */
+type Outcome = { patch: Partial<HostRecord>; message: string; waiting?: boolean };
+type Failure = { message: string; permanent: boolean };
 
 /**
  * The reconcile loop: picks hosts with due work and runs one step each, at most `concurrency` at a time.
@@ -31,6 +34,8 @@ type Outcome = { patch: Partial<HostRecord>; message: string };
 export class Reconciler {
   private readonly o: ReconcilerOptions;
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Hosts whose step said "not yet", and when to look again. */
+  private readonly pollAt = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   /** Aborted at stop(): steps waiting on a BMC give up at once and are run again after the restart. */
@@ -86,6 +91,7 @@ export class Reconciler {
     for (const host of this.o.store.listHosts()) {
       if (this.inFlight.size >= concurrency) break;
       if (this.inFlight.has(host.name)) continue;
+      if ((this.pollAt.get(host.name) ?? 0) > now) continue;
       const work = workFor(host, now, timing);
       if (work.kind === 'none') continue;
       if (work.kind === 'timeout') {
@@ -118,11 +124,14 @@ export class Reconciler {
     const signal = this.abort.signal;
     if (LOCAL_STEPS.includes(host.step)) {
       let outcome: Outcome | undefined;
-      let failure: string | undefined;
+      let failure: Failure | undefined;
       try {
         outcome = await untilAborted(this.executeLocal(host), signal);
       } catch (error) {
-        failure = error instanceof Error ? error.message : String(error);
+        failure = {
+          message: error instanceof Error ? error.message : String(error),
+          permanent: error instanceof PermanentStepError,
+        };
       }
       if (signal.aborted) return;
       this.commit(host, outcome, failure);
@@ -132,14 +141,17 @@ export class Reconciler {
     if (!credentials) {
       this.o.transitions.stepFailed(
         host,
-        'no BMC credentials stored for this host; import it again',
+        'no BMC credentials stored for this host; import it again (outpost hosts import)',
         this.o.timing,
+        { permanent: true },
       );
       return;
     }
+    const { store, transitions } = this.o;
+    const scrub = (text: string) => text.split(credentials.password).join('***');
     let session: BmcSession | undefined;
     let outcome: Outcome | undefined;
-    let failure: string | undefined;
+    let failure: Failure | undefined;
     try {
       session = await untilAborted(
         this.o.driver.connect({
@@ -147,13 +159,29 @@ export class Reconciler {
           credentials,
           disableCertificateVerification: host.spec.bmc.disableCertificateVerification,
           signal,
+          // Each retry shows as it happens: an event, and the message of the running step in the timeline.
+          onRetry: (attempt, attempts, reason) => {
+            if (signal.aborted) return;
+            const message = scrub(`retrying ${attempt}/${attempts}: ${reason}`);
+            const [state, step] = host.step
+              ? [host.state, host.step]
+              : ['power' as const, host.powerRequest ?? ''];
+            store.noteOperation(host.name, state, step, message);
+            transitions.event(host.name, 'Warning', 'Retrying', message);
+          },
         }),
         signal,
       );
       outcome = await untilAborted(this.execute(host, session), signal);
     } catch (error) {
       // Redfish errors never carry credentials, but a BMC might echo them back: scrub anyway.
-      failure = describeBmcError(error).split(credentials.password).join('***');
+      const message = scrub(describeBmcError(error));
+      if (isRefusedCredentials(error))
+        failure = {
+          message: `${message}: the BMC refuses the credentials; fix them in the inventory and run outpost hosts import again`,
+          permanent: true,
+        };
+      else failure = { message, permanent: error instanceof PermanentStepError };
     } finally {
       // After an abort the BMC may never answer a logout either: do not wait for it.
       const closing = session?.close().catch(() => {});
@@ -163,17 +191,24 @@ export class Reconciler {
     this.commit(host, outcome, failure);
   }
 
-  private commit(started: HostRecord, outcome: Outcome | undefined, failure: string | undefined): void {
+  private commit(started: HostRecord, outcome: Outcome | undefined, failure: Failure | undefined): void {
     const host = this.o.store.getHost(started.name);
     if (!host || host.id !== started.id || host.state !== started.state || host.step !== started.step) return;
     if (!host.step && host.powerRequest !== started.powerRequest) return;
     const { transitions, timing } = this.o;
     if (failure !== undefined) {
-      transitions.stepFailed(host, failure, timing);
+      transitions.stepFailed(host, failure.message, timing, { permanent: failure.permanent });
       return;
     }
     if (!outcome) return;
+    if (outcome.waiting) {
+      this.pollAt.set(host.name, Date.now() + BOOT_POLL_MS);
+      if (Object.keys(outcome.patch).length) transitions.save({ ...host, ...outcome.patch });
+      return;
+    }
+    this.pollAt.delete(host.name);
     if (!host.step && host.powerRequest) this.finishPower(host, host.powerRequest, outcome);
+    else if (!host.step) this.finishPowerSync(host, outcome);
     else transitions.stepSucceeded(host, outcome.patch, outcome.message);
   }
 
@@ -188,6 +223,23 @@ export class Reconciler {
     });
   }
 
+  /** A power sync: saved quietly, with an event only when the power state changed or an error cleared. */
+  private finishPowerSync(host: HostRecord, outcome: Outcome): void {
+    const { error, ...rest } = host;
+    const next = { ...rest, ...outcome.patch };
+    const changed = next.powerState !== host.powerState;
+    this.o.transitions.save(
+      next,
+      changed || error
+        ? {
+            level: 'Normal',
+            reason: 'PowerStateSynced',
+            message: `${outcome.message} (online: ${host.spec.online})`,
+          }
+        : undefined,
+    );
+  }
+
   /** Runs a step that needs no BMC. */
   private async executeLocal(host: HostRecord): Promise<Outcome> {
     const image = host.provisioning?.installerImage;
@@ -199,13 +251,20 @@ export class Reconciler {
   /** Runs the host's current step against its BMC. Each step checks before it acts, so it can be re-run. */
   private async execute(host: HostRecord, bmc: BmcSession): Promise<Outcome> {
     if (!host.step && host.powerRequest) return this.executePower(host, host.powerRequest, bmc);
+    if (!host.step) {
+      const powerState = await bmc.powerState();
+      return {
+        patch: { powerState, powerCheckedAt: Date.now() },
+        message: `the BMC reports power ${powerState}`,
+      };
+    }
     switch (host.step) {
       case 'connect':
         return { patch: { powerState: await bmc.powerState() }, message: 'BMC credentials accepted' };
       case 'inspect': {
         const hardware = await bmc.inspect();
         const cpu = hardware.cpu ? `${hardware.cpu.count} CPU(s)` : 'no CPU data';
-        const message = `inspected: ${hardware.systemVendor?.manufacturer ?? '?'} ${hardware.systemVendor?.productName ?? ''}, ${cpu}, ${hardware.ramMebibytes ?? '?'} MiB, ${hardware.nics?.length ?? 0} NIC(s), ${hardware.storage?.length ?? 0} disk(s)`;
+        const message = `inspected: ${hardware.systemVendor?.manufacturer ?? '?'} ${hardware.systemVendor?.productName ?? ''}, ${cpu}, ${hardware.ramMebibytes !== undefined ? formatBytes(hardware.ramMebibytes * 2 ** 20) : '? MiB'}, ${hardware.nics?.length ?? 0} NIC(s), ${hardware.storage?.length ?? 0} disk(s)`;
         return { patch: { hardware: { ...hardware } }, message };
       }
       case 'power-off':
@@ -233,14 +292,54 @@ export class Reconciler {
         await bmc.power('on');
         return { patch: { powerState: 'On' }, message: 'powered on' };
       }
+      case 'installer':
+        return this.watchCdBoot(host, bmc);
+      case 'first-boot':
+        return this.watchDiskBoot(host, bmc);
       case 'eject-media':
         await bmc.ejectMedia();
         // The per-host ISO carries the host's callback token: it goes once the BMC no longer needs it.
         await this.o.hostMedia.remove(host);
-        return { patch: {}, message: 'virtual media ejected' };
+        // Deprovisioned: the host leaves its consumer and image behind.
+        return {
+          patch: host.state === 'deprovisioning' ? { provisioning: undefined } : {},
+          message: 'virtual media ejected',
+        };
       default:
         throw new Error(`internal: no executor for step '${host.step}' in state ${host.state}`);
     }
+  }
+
+  /**
+   * No callbacks (an ISO inserted as it is): the installer is under way once the firmware has used the
+   * one-time CD override. The BootProgress time seen then tells the next boot (from disk) apart.
+   */
+  private async watchCdBoot(host: HostRecord, bmc: BmcSession): Promise<Outcome> {
+    const boot = await bmc.bootStatus();
+    if (boot.overrideEnabled === 'Once')
+      return { patch: {}, message: 'waiting for the CD boot', waiting: true };
+    const seen = boot.lastStateTime ?? new Date().toISOString();
+    return {
+      patch: { provisioning: { ...host.provisioning!, cdBootSeenAt: seen } },
+      message: `the BMC reports the one-time CD boot used (BootProgress ${boot.lastState ?? 'not reported'})`,
+    };
+  }
+
+  /** No callbacks: provisioned once the BMC reports a later boot (the override is gone, so from disk). */
+  private async watchDiskBoot(host: HostRecord, bmc: BmcSession): Promise<Outcome> {
+    const boot = await bmc.bootStatus();
+    if (boot.lastStateTime === undefined)
+      throw new PermanentStepError(
+        'the BMC does not report BootProgress, so without callbacks nothing tells when the host booted from disk; provision with an image that calls back (a raw image from outpost build)',
+      );
+    const since = host.provisioning?.cdBootSeenAt ?? '';
+    const booted = ['OSBootStarted', 'OSRunning'].includes(boot.lastState ?? '');
+    if (!booted || Date.parse(boot.lastStateTime) <= Date.parse(since))
+      return { patch: {}, message: 'waiting for the boot from disk', waiting: true };
+    return {
+      patch: {},
+      message: `the BMC reports a boot from disk at ${boot.lastStateTime} (BootProgress ${boot.lastState})`,
+    };
   }
 
   private async executePower(host: HostRecord, action: PowerAction, bmc: BmcSession): Promise<Outcome> {

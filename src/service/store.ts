@@ -192,6 +192,13 @@ export class Store {
     ).run(time, result, message ?? null, host, state, step);
   }
 
+  /** Sets the message of a running operation (a retry under way shows there as it happens). */
+  noteOperation(host: string, state: HostState | 'power', step: string, message: string): void {
+    this.sql(
+      "UPDATE operations SET message = ? WHERE host = ? AND state = ? AND step = ? AND result = 'running'",
+    ).run(message, host, state, step);
+  }
+
   /** Closes every running operation of a host (when it leaves a state early, e.g. a deprovision mid-provisioning). */
   abandonOperations(host: string, message: string, time = Date.now()): void {
     this.sql(

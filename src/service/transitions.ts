@@ -101,12 +101,16 @@ export class Transitions {
     return current;
   }
 
-  /** A step failed: keep the host where it is (or rewind to `restartStep`), count the error and back off. */
+  /**
+   * A step failed: keep the host where it is (or rewind to `restartStep`), count the error and back off.
+   * The failed attempt is closed in the operation history and the retry opened as a new row, so the timeline
+   * shows every attempt. A permanent failure is not retried: the host waits for the user.
+   */
   stepFailed(
     host: HostRecord,
     message: string,
     timing: Timing,
-    opts: { restartStep?: string; now?: number } = {},
+    opts: { restartStep?: string; now?: number; permanent?: boolean } = {},
   ): HostRecord {
     const now = opts.now ?? Date.now();
     const count = (host.error?.count ?? 0) + 1;
@@ -115,15 +119,24 @@ export class Transitions {
     countError(type);
     return this.store.transaction(() => {
       const step = opts.restartStep ?? host.step;
-      if (step && (step !== host.step || opts.restartStep)) {
-        this.store.endOperation(host.name, host.state, host.step, 'failed', message, now);
-        this.store.startOperation(host.name, host.state, step, now);
+      if (host.step) this.store.endOperation(host.name, host.state, host.step, 'failed', message, now);
+      else if (host.powerRequest)
+        this.store.endOperation(host.name, 'power', host.powerRequest, 'failed', message, now);
+      if (!opts.permanent) {
+        if (step) this.store.startOperation(host.name, host.state, step, now);
+        else if (host.powerRequest) this.store.startOperation(host.name, 'power', host.powerRequest, now);
       }
       const next: HostRecord = {
         ...host,
         step,
         stepStartedAt: step !== host.step ? now : host.stepStartedAt,
-        error: { type, message, count, nextAttemptAt: now + delay },
+        error: {
+          type,
+          message,
+          count,
+          nextAttemptAt: now + delay,
+          ...(opts.permanent && { permanent: true }),
+        },
         updatedAt: now,
       };
       this.store.putHost(next);
@@ -131,7 +144,9 @@ export class Transitions {
         host.name,
         'Warning',
         type.replace(/(^|\s)(\w)/g, (_, _s, c: string) => c.toUpperCase()),
-        `${message} (attempt ${count}; retrying in ${Math.round(delay / 1000)} s)`,
+        opts.permanent
+          ? `${message} (attempt ${count}; not retried)`
+          : `${message} (attempt ${count}; retrying in ${Math.round(delay / 1000)} s)`,
         now,
       );
       return next;

@@ -62,6 +62,11 @@ export interface HostError {
   count: number;
   /** Epoch ms before which the reconciler leaves the host alone. */
   nextAttemptAt: number;
+  /**
+   * Retrying cannot help (a checksum mismatch, refused credentials): the host stays put until the user
+   * acts as the message says (import again, deprovision, inspect).
+   */
+  permanent?: boolean;
 }
 
 /** Hardware details like Metal3's status.hardware. */
@@ -92,6 +97,13 @@ export interface ProvisioningRequest {
    */
   installerIso?: string;
   consumer?: string;
+  /**
+   * False when the image cannot report to the service (an ISO inserted as it is, `--no-callbacks`): the
+   * installer and first-boot steps then watch the BMC instead (the CD boot consumed, then a boot from disk).
+   */
+  callbacks?: false;
+  /** BootProgress.LastStateTime the BMC reported when the CD boot was seen (no-callbacks provisioning). */
+  cdBootSeenAt?: string;
 }
 
 export interface HostRecord {
@@ -106,6 +118,8 @@ export interface HostRecord {
   /** A power action waiting to run once the host is in a stable state. */
   powerRequest?: PowerAction;
   powerState?: string;
+  /** When the BMC last reported `powerState` for a stable host (the periodic power sync). */
+  powerCheckedAt?: number;
   hardware?: Hardware;
   error?: HostError;
   installProgress?: number;

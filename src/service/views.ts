@@ -30,7 +30,10 @@ export function hostView(host: HostRecord, credentials: CredentialsFile) {
           type: host.error.type,
           message: terminalSafe(host.error.message),
           count: host.error.count,
-          nextAttemptAt: new Date(host.error.nextAttemptAt).toISOString(),
+          // A permanent error is not retried: it waits for the user, as its message says.
+          ...(host.error.permanent
+            ? { permanent: true }
+            : { nextAttemptAt: new Date(host.error.nextAttemptAt).toISOString() }),
         }
       : undefined,
     labels: host.spec.labels,

@@ -19,6 +19,9 @@ log() { echo "outpost-installer: $*"; }
 json_escape() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' | tr -d '\n\r'; }
 
 # report PHASE STATUS PROGRESS MESSAGE: best effort, never fatal.
+# A byte count in MiB (binary units, as the service shows sizes), rounded up.
+mib() { echo "$((($1 + 1048575) / 1048576)) MiB"; }
+
 report() {
   log "[$1] $2 ${3:+$3% }$4"
   [ -n "$OUTPOST_CALLBACK_URL" ] || return 0
@@ -127,12 +130,12 @@ choose_disk() {
     case "$dev" in loop* | ram* | sr* | dm-* | zram* | md*) continue ;; esac
     [ "$dev" = "$medium" ] && continue
     size=$(($(cat "$sys/size") * 512))
-    seen="$seen /dev/$dev($size bytes)"
+    seen="$seen /dev/$dev($(mib "$size"))"
     disk_matches "$dev" || continue
     matches=$((matches + 1))
     if [ -z "$best" ] || [ "$size" -lt "$best_size" ]; then best=$dev; best_size=$size; fi
   done
-  [ -n "$best" ] || fail "no disk matches the root device hints (image needs $OUTPOST_IMAGE_SIZE bytes); disks:${seen:- none}"
+  [ -n "$best" ] || fail "no disk matches the root device hints (image needs $(mib "$OUTPOST_IMAGE_SIZE")); disks:${seen:- none}"
   if [ "$OUTPOST_DISK_POLICY" = unique ] && [ "$matches" -gt 1 ]; then
     fail "$matches disks could take the image and none was named: set isoConfiguration.installDevice; disks:$seen"
   fi
@@ -200,12 +203,12 @@ write_image() {
     pct=$((done_bytes * 100 / data_total))
     if [ $((pct / 10)) -ne "$last" ]; then
       last=$((pct / 10))
-      report write running "$pct" "written $done_bytes of $data_total data bytes (image $OUTPOST_IMAGE_SIZE bytes)"
+      report write running "$pct" "written $(mib "$done_bytes") of $(mib "$data_total") of data (image $(mib "$OUTPOST_IMAGE_SIZE"))"
     fi
   done <"$map"
   zero_fill "$disk" "$pos" "$OUTPOST_IMAGE_SIZE"
   sync
-  report write done 100 "$data_total data bytes verified range by range (image sha256 $OUTPOST_IMAGE_SHA256)"
+  report write done 100 "$(mib "$data_total") of data verified range by range (image sha256 $OUTPOST_IMAGE_SHA256)"
 }
 
 write_config_drive() {
@@ -228,7 +231,7 @@ find_install_medium || fail "install medium with outpost/install.conf not found"
 bring_up_network
 report install running 0 "installer started on $(uname -r)"
 choose_disk
-report disk done "" "selected /dev/$TARGET ($(($(cat "/sys/block/$TARGET/size") * 512)) bytes)"
+report disk done "" "selected /dev/$TARGET ($(mib $(($(cat "/sys/block/$TARGET/size") * 512))))"
 write_image "$TARGET"
 write_config_drive "$TARGET"
 report install done 100 "image written to /dev/$TARGET; rebooting to disk"

@@ -134,9 +134,7 @@ describe('provisioning failures and restarts', () => {
 
       // host-1: the installer found no disk matching the hints and said so; the disk was not written.
       const hinted = await waitFor(api, 'host-1', 'fail', (v) => v.error !== undefined, 600_000);
-      expect(hinted.error!.message).toMatch(
-        /no disk matches the root device hints .*\/dev\/vda\(8589934592 bytes\)/,
-      );
+      expect(hinted.error!.message).toMatch(/no disk matches the root device hints .*\/dev\/vda\(8192 MiB\)/);
       const map = JSON.parse(
         execFileSync('qemu-img', ['map', '--output=json', '-U', lab.hosts[0]!.disk!]).toString(),
       ) as { data: boolean }[];

@@ -8,6 +8,10 @@ import { FLOWS } from '../../src/service/lifecycle.ts';
 import { copyExampleConfigDir } from './support/example-image.ts';
 
 /*
+ * Covers README.md's quick start `bash scripts/install-deps.sh && npm install && npm run example`: CI runs
+ * the first two (.ci/run); `npm run example` (scripts/example.js) runs `outpost trial` on example.yaml,
+ * which is this same trial of the example (two servers, one static, one on DHCP).
+ *
  * The whole flow on one machine: the example built against the Debian fixture, `outpost serve`'s service,
  * a lab of two QEMU servers behind emulated Redfish BMCs (one given a static address by its config drive,
  * one on DHCP), each provisioned over virtual media: installer ISO -> image on disk -> first boot ->
@@ -49,7 +53,7 @@ describe('virtual site', () => {
         const serial = readFileSync(host.serialLog!, 'utf8').replaceAll('\r', '');
         // The installer wrote and verified the image, then the server booted from its disk and ran first boot.
         expect(serial).toMatch(
-          /outpost-installer: \[write\] done 100% \d+ data bytes verified range by range/,
+          /outpost-installer: \[write\] done 100% \d+ MiB of data verified range by range/,
         );
         expect(serial).toMatch(/outpost-installer: \[config-drive\] done/);
         for (const step of [

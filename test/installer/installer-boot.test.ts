@@ -232,7 +232,7 @@ describe('installer ISO in QEMU', () => {
       vm.kill();
       const failure = callbacks.find((c) => c.body.status === 'failed');
       expect(failure?.body.message).toMatch(
-        /^no disk matches the root device hints .*\/dev\/vda\(1073741824 bytes\)/,
+        /^no disk matches the root device hints .*\/dev\/vda\(1024 MiB\)/,
       );
       expect(createHash('sha256').update(readFileSync(disk)).digest('hex')).toBe(before);
     },

@@ -115,7 +115,8 @@ describe('crash safety', () => {
       );
     });
 
-    for (const h of lab.hosts) await api.request('POST', `/hosts/${h.name}/provision`, { image: 'site.iso' });
+    for (const h of lab.hosts)
+      await api.request('POST', `/hosts/${h.name}/provision`, { image: 'site.iso', callbacks: true });
     // Kill soon after each restart: the reconciler resumes at once, so BMC steps are often in flight.
     let midProvisioning = 0;
     while (kills.length < 14) {

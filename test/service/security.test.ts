@@ -78,12 +78,33 @@ describe('CLI and security model', () => {
     expect(described.stdout).toMatch(/Credentials: +set/);
     expect(described.stdout).toMatch(/NIC: +\S+ 52:54:00/);
     expect(described.stdout).toMatch(/Timeline:\n.*registering +\d+(ms|\.\ds) +succeeded/);
-    expect(described.stdout).toMatch(/Events:\n +TIME +TYPE +REASON +MESSAGE/);
+    expect(described.stdout).toMatch(/Events:\n +AGE +TYPE +REASON +MESSAGE/);
   });
 
   it('provisions through the CLI and reports clear errors with exit codes', async () => {
     const tokenFile = path.join(stateDir, 'api-token');
-    const ok = await cli(['hosts', 'provision', 'node-a', '--image', 'site.iso', '--token-file', tokenFile]);
+    // An ISO inserted as it is cannot report back: refused unless the user says so.
+    const silent = await cli([
+      'hosts',
+      'provision',
+      'node-a',
+      '--image',
+      'site.iso',
+      '--token-file',
+      tokenFile,
+    ]);
+    expect(silent.code).toBe(2);
+    expect(silent.stderr).toMatch(/'site\.iso' is inserted as it is: .* Or pass --no-callbacks/);
+    const ok = await cli([
+      'hosts',
+      'provision',
+      'node-a',
+      '--image',
+      'site.iso',
+      '--no-callbacks',
+      '--token-file',
+      tokenFile,
+    ]);
     expect(ok).toMatchObject({ code: 0, stdout: 'host/node-a provisioning\n' });
     const again = await cli([
       'hosts',

@@ -1,4 +1,5 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { open, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { stringify } from 'yaml';
@@ -25,8 +26,10 @@ interface LabCommandOptions {
 }
 
 export function registerLab(program: Command): void {
-  const lab = program
-    .command('lab')
+  const lab = program.command('lab');
+  registerConsole(lab);
+  registerSsh(lab);
+  lab
     .description(
       'Run a Redfish BMC emulator for N hosts on loopback (QEMU virtual machines or fakes) and print them as an inventory',
     )
@@ -64,6 +67,9 @@ export function registerLab(program: Command): void {
       `
 The inventory goes to stdout (YAML, or JSON with --output json) in the format \`outpost hosts import\`
 reads. The lab runs until interrupted (Ctrl-C / SIGTERM), then powers off its VMs.
+
+Into a guest (QEMU): \`outpost lab console host-1\` follows its serial console, \`outpost lab ssh host-1\`
+reaches its SSH port through a forward on 127.0.0.1 (the port is in <state-dir>/host-1/ssh-port).
 
 Fault operations: any, get, login, reset, insert-media, eject-media, boot-override.
 Fault kinds: timeout, server-error, unauthorized, stale-inserted, busy.`,
@@ -103,7 +109,8 @@ Fault kinds: timeout, server-error, unauthorized, stale-inserted, busy.`,
         opts.output === 'json' ? `${JSON.stringify(inventory, null, 2)}\n` : stringify(inventory),
       );
       process.stderr.write(
-        `outpost lab: ${hosts} ${opts.backend} host(s), ${opts.vendor} BMCs; state at ${lab.url} (Ctrl-C to stop)\n`,
+        `outpost lab: ${hosts} ${opts.backend} host(s), ${opts.vendor} BMCs; state at ${lab.url} (Ctrl-C to stop)\n` +
+          nextSteps(opts, lab.hosts[0]?.name ?? 'host-1'),
       );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
@@ -112,6 +119,122 @@ Fault kinds: timeout, server-error, unauthorized, stale-inserted, busy.`,
       await lab.close();
     });
   registerRke2Release(lab);
+}
+
+/**
+ * The exact commands that go with this lab: the service the BMCs and the guests can reach (BMCs fetch
+ * media from the advertise URL on loopback; QEMU guests reach the machine's loopback as 10.0.2.2, so
+ * that is their --host-url), the import, and the ways into a guest.
+ */
+function nextSteps(opts: LabCommandOptions, first: string): string {
+  const serve =
+    opts.backend === 'qemu'
+      ? 'outpost serve --listen 127.0.0.1:8080 --host-url http://10.0.2.2:8080'
+      : 'outpost serve --listen 127.0.0.1:8080';
+  const inventory =
+    opts.inventory ?? 'FILE   # FILE: the inventory above, saved (or run the lab with --inventory FILE)';
+  const stateDir = opts.stateDir === '.outpost/lab' ? '' : ` --state-dir ${opts.stateDir}`;
+  const guests =
+    opts.backend === 'qemu'
+      ? `\ninto a guest:\n  outpost lab console ${first}${stateDir}    # its serial console, live\n  outpost lab ssh ${first}${stateDir}        # its SSH port, forwarded on loopback\n`
+      : '';
+  return `next, in another terminal, the management service (state in /var/lib/outpost, or $OUTPOST_STATE_DIR):
+  ${serve}
+then, in a third one (no exports needed: outpost hosts finds the service through its state dir):
+  outpost hosts import ${inventory}
+  outpost hosts list -w
+${guests}`;
+}
+
+/** The per-host folder of a lab host, from a name that must be one of the lab's (host-N). */
+function hostDir(stateDir: string, name: string): string {
+  if (!/^host-[1-9]\d{0,4}$/.test(name))
+    throw new InputError(`lab host names are host-1, host-2, ...; not '${name}'`);
+  return path.join(path.resolve(stateDir), name);
+}
+
+/** `outpost lab console NAME`: the guest's serial console as it is written (the lab keeps it in serial.log). */
+function registerConsole(lab: Command): void {
+  lab
+    .command('console')
+    .description("Follow a lab guest's serial console live (QEMU backend; Ctrl-C to stop)")
+    .argument('<name>', 'the lab host, e.g. host-1')
+    .option('--state-dir <dir>', 'the lab state dir', '.outpost/lab')
+    .option('--no-follow', 'print what the console has shown so far and exit')
+    .action(async (name: string, opts: { stateDir: string; follow: boolean }) => {
+      const file = path.join(hostDir(opts.stateDir, name), 'serial.log');
+      if (!existsSync(file))
+        throw new InputError(
+          `no serial console for ${name} in ${opts.stateDir} (is a QEMU lab running there?)`,
+        );
+      await followFile(file, opts.follow);
+    });
+}
+
+async function followFile(file: string, follow: boolean): Promise<void> {
+  let offset = 0;
+  let stopped = !follow;
+  const stop = () => {
+    stopped = true;
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  for (;;) {
+    const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+    // A new lab run starts the log again: follow from its start.
+    if (size < offset) offset = 0;
+    if (size > offset) {
+      const fd = await open(file, 'r');
+      try {
+        const chunk = Buffer.alloc(size - offset);
+        await fd.read(chunk, 0, chunk.length, offset);
+        process.stdout.write(chunk);
+        offset = size;
+      } finally {
+        await fd.close();
+      }
+    }
+    if (stopped) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** `outpost lab ssh NAME`: ssh to the guest through the lab's loopback forward of its port 22. */
+function registerSsh(lab: Command): void {
+  lab
+    .command('ssh')
+    .description("Open an SSH session to a lab guest through the lab's loopback forward (QEMU backend)")
+    .argument('<name>', 'the lab host, e.g. host-1')
+    .argument('[command...]', 'a command to run instead of a shell')
+    .option('--state-dir <dir>', 'the lab state dir', '.outpost/lab')
+    .option('-l, --user <user>', 'the user to log in as (one from the image definition)', 'root')
+    .option('-i, --identity <file>', 'private key file (ssh -i)')
+    .action(
+      async (
+        name: string,
+        command: string[],
+        opts: { stateDir: string; user: string; identity?: string },
+      ) => {
+        const portFile = path.join(hostDir(opts.stateDir, name), 'ssh-port');
+        const port = Number(readFileSync(portFile, { encoding: 'utf8', flag: 'r' }).trim());
+        if (!Number.isInteger(port) || port <= 0)
+          throw new InputError(`${portFile} does not hold a port (is a QEMU lab running there?)`);
+        if (!/^[a-z_][a-z0-9_-]*$/i.test(opts.user))
+          throw new InputError(`--user: not a user name: '${opts.user}'`);
+        const { spawnSync } = await import('node:child_process');
+        // The guest's host key changes with every install: do not pin it in the user's known_hosts.
+        const args = [
+          ...['-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null'],
+          ...['-o', 'LogLevel=ERROR'],
+          ...(opts.identity ? ['-i', opts.identity] : []),
+          `${opts.user}@127.0.0.1`,
+          ...command,
+        ];
+        const run = spawnSync('ssh', args, { stdio: 'inherit' });
+        if (run.error) throw new InputError(`cannot run ssh: ${run.error.message}`);
+        process.exitCode = run.status ?? 1;
+      },
+    );
 }
 
 /** One host in outpost's inventory format (see docs/service.md). */

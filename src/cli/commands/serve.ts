@@ -1,12 +1,15 @@
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../common/diagnostics.ts';
+import { writeFileAtomic } from '../../service/files.ts';
+import { DEFAULT_STATE_DIR, statePaths } from '../../service/state-paths.ts';
 import { quietSqliteWarning } from '../sqlite-warning.ts';
 
 interface ServeOptions {
-  stateDir: string;
+  stateDir?: string;
   listen: string;
-  mediaDir: string;
+  mediaDir?: string;
   advertiseUrl?: string;
   hostUrl?: string;
   concurrency: string;
@@ -26,9 +29,15 @@ export function registerServe(program: Command): void {
     .description(
       'Run the management service: inventory, BMC lifecycle over Redfish, media server, callbacks, API',
     )
-    .requiredOption('--state-dir <dir>', 'where the database, credentials file and API token live')
+    .option(
+      '--state-dir <dir>',
+      'where the database, credentials file and API token live (default: $OUTPOST_STATE_DIR or /var/lib/outpost)',
+    )
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8080')
-    .requiredOption('--media-dir <dir>', 'images and ISOs served at /media/<name>')
+    .option(
+      '--media-dir <dir>',
+      'images and ISOs served at /media/<name>, created if missing (default: <state-dir>/media)',
+    )
     .option(
       '--advertise-url <url>',
       'URL BMCs reach this service at, for virtual media (default: http://<listen>)',
@@ -82,12 +91,21 @@ export function registerServe(program: Command): void {
       quietSqliteWarning();
       // Loaded here so other commands do not load node:sqlite.
       const { startService } = await import('../../service/service.ts');
-      const stateDir = path.resolve(opts.stateDir);
+      // The same default the hosts commands use to find this service.
+      const stateDir = path.resolve(opts.stateDir ?? process.env.OUTPOST_STATE_DIR ?? DEFAULT_STATE_DIR);
+      const mediaDir = path.resolve(opts.mediaDir ?? path.join(stateDir, 'media'));
+      try {
+        mkdirSync(mediaDir, { recursive: true });
+      } catch (error) {
+        throw new InputError(
+          `--media-dir ${mediaDir}: ${(error as NodeJS.ErrnoException).code}: not a folder`,
+        );
+      }
       const service = await startService({
         logFormat,
         repair: opts.repair === true,
         stateDir,
-        mediaDir: path.resolve(opts.mediaDir),
+        mediaDir,
         host,
         port,
         concurrency,
@@ -96,13 +114,23 @@ export function registerServe(program: Command): void {
         ...(opts.advertiseUrl && { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
         ...(opts.hostUrl && { hostUrl: opts.hostUrl.replace(/\/$/, '') }),
       });
-      say(`outpost service listening on ${service.url} (API token in ${path.join(stateDir, 'api-token')})`);
+      // Clients on this machine find the service (and its token) through the state dir: no exports needed.
+      const { discovery, apiToken } = statePaths(stateDir);
+      const localUrl = service.url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
+      writeFileAtomic(discovery, `${JSON.stringify({ url: localUrl, pid: process.pid })}\n`, 0o600);
+      const clientDefault = path.resolve(process.env.OUTPOST_STATE_DIR ?? DEFAULT_STATE_DIR);
+      const clientHint =
+        stateDir === clientDefault ? 'outpost hosts list' : `outpost hosts list --state-dir ${stateDir}`;
+      say(`outpost service listening on ${service.url} (API token in ${apiToken}; media dir ${mediaDir})`);
+      say(`on this machine: ${clientHint}`);
+      say(`elsewhere: export OUTPOST_SERVER=${service.url} OUTPOST_TOKEN=<the contents of ${apiToken}>`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
       say('stopping: aborting the BMC requests under way (they are resumed at the next start)');
+      rmSync(discovery, { force: true });
       // Every state change is already committed (SQLite, synchronous=FULL): a stop that overruns loses
       // nothing, so it is cut short rather than left to hang.
       setTimeout(() => {

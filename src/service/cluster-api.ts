@@ -15,6 +15,11 @@ const NO_CLUSTER: ClusterAnswer = {
   body: { error: 'this site has no cluster: define one with `outpost cluster up`' },
 };
 
+/** Problems in the API's error shape (`{ text }` each), as the CLI prints them. */
+function listed(problems: string[]): { text: string }[] {
+  return problems.map((text) => ({ text }));
+}
+
 export async function routeCluster(
   cluster: ClusterManager,
   method: string,
@@ -48,7 +53,7 @@ export async function routeCluster(
       if (!parsed.ok)
         return {
           status: 400,
-          body: { error: 'the cluster definition has problems', problems: parsed.problems },
+          body: { error: 'the cluster definition has problems', problems: listed(parsed.problems) },
         };
       const previous = cluster.spec();
       cluster.define(parsed.spec);
@@ -59,7 +64,7 @@ export async function routeCluster(
         else await cluster.forget();
         return {
           status: 400,
-          body: { error: 'the cluster cannot be planned', problems: plan?.problems ?? [] },
+          body: { error: 'the cluster cannot be planned', problems: listed(plan?.problems ?? []) },
         };
       }
       return {
@@ -83,14 +88,17 @@ export async function routeCluster(
       if (!parsed.ok)
         return {
           status: 400,
-          body: { error: 'the cluster definition has problems', problems: parsed.problems },
+          body: { error: 'the cluster definition has problems', problems: listed(parsed.problems) },
         };
       const members = cluster
         .members(hosts)
         .map((m) => ({ ...m, initializer: m.host === parsed.spec.initializer }));
       const plan = planJoin(parsed.spec, members);
       if (!plan.ok)
-        return { status: 400, body: { error: 'the cluster cannot be planned', problems: plan.problems } };
+        return {
+          status: 400,
+          body: { error: 'the cluster cannot be planned', problems: listed(plan.problems) },
+        };
       return {
         status: 200,
         body: { plan: formatJoinPlan(parsed.spec, plan.plan), warnings: planWarnings(members) },
@@ -101,7 +109,10 @@ export async function routeCluster(
       const plan = cluster.plan();
       if (!spec || !plan) return NO_CLUSTER;
       if (!plan.ok)
-        return { status: 409, body: { error: 'the cluster cannot be planned', problems: plan.problems } };
+        return {
+          status: 409,
+          body: { error: 'the cluster cannot be planned', problems: listed(plan.problems) },
+        };
       return {
         status: 200,
         body: { plan: formatJoinPlan(spec, plan.plan), warnings: planWarnings(cluster.members(hosts)) },

@@ -146,7 +146,8 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     kick: () => reconciler.kick(),
   });
   powerCycle = (host) => void actions.power(host, 'reboot');
-  provision = (host, image) => void actions.provision(host, { image, consumer: 'cluster' });
+  // Cluster hosts always call back: the initializer's kubeconfig and RKE2's progress come that way.
+  provision = (host, image) => void actions.provision(host, { image, consumer: 'cluster', callbacks: true });
   const inventoryParser = new InventoryParser();
   const site = mountConsole(
     createHandler({

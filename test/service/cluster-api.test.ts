@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Lab, startLab } from '../../src/lab/index.ts';
 import type { ServiceClient } from '../../src/service/client.ts';
@@ -13,7 +14,7 @@ import { redfishDriver } from '../../src/service/driver.ts';
 import { type RunningService, startService } from '../../src/service/service.ts';
 import type { HostView } from '../../src/service/views.ts';
 import { installRelease, kubectl, type StandIn, startStandIn } from '../lab/rke2-helpers.ts';
-import { clientFor, inventoryOf, listHosts, summary, tempDir, waitFor } from './helpers.ts';
+import { clientFor, inventoryOf, listHosts, OUTPOST, summary, tempDir, waitFor } from './helpers.ts';
 
 const tmp = tempDir('cluster-api');
 const stateDir = path.join(tmp.dir, 'state');
@@ -178,5 +179,36 @@ describe('the site cluster through the API', { timeout: 120_000 }, () => {
     expect(shown.phase).toBe('ControlPlaneInitialized');
     expect(shown.describe).toMatch(/Machine\/host-1 \(initializer\)\s+False\s+Warning\s+NodeNotReady/);
     expect(shown.describe).toMatch(/└─Machine\/host-2\s+False\s+Info\s+NodeDoesNotExist/);
+  });
+
+  it('the CLI: cluster plan, describe, kubeconfig, hosts list with NODE and READY, a bad dry run refused', async () => {
+    const cli = (...args: string[]) =>
+      execa(
+        process.execPath,
+        [OUTPOST, ...args, '--server', service.url, '--token-file', path.join(stateDir, 'api-token')],
+        {
+          reject: false,
+          env: { OUTPOST_STATE_DIR: path.join(tmp.dir, 'nowhere') },
+        },
+      );
+    const plan = await cli('cluster', 'plan');
+    expect(plan.stdout.split('\n')[0]).toBe('cluster lab (RKE2 v1.32.4+rke2r1)');
+    const describe = await cli('cluster', 'describe');
+    expect(describe.exitCode, describe.stderr).toBe(0);
+    expect(describe.stdout.split('\n')[0]).toMatch(/^NAME +READY +SEVERITY +REASON +SINCE +MESSAGE$/);
+    expect(describe.stdout).toContain('Machine/host-1 (initializer)');
+    const json = JSON.parse((await cli('cluster', 'describe', '-o', 'json')).stdout);
+    expect(json).toMatchObject({
+      name: 'lab',
+      phase: expect.stringMatching(/^(ControlPlaneInitialized|Available)$/),
+    });
+    const kubeconfig = await cli('cluster', 'kubeconfig');
+    expect(kubeconfig.stdout).toContain(`"server": "https://127.0.0.1:${rke2.apiPort}"`);
+    const list = await cli('hosts', 'list');
+    expect(list.stdout.split('\n')[0]).toMatch(/^NAME +STATE +CONSUMER +ONLINE +ERROR +NODE +READY +AGE$/);
+    expect(list.stdout).toMatch(/host-1 +provisioned +cluster +true +host-1 +False /);
+    const bad = await cli('cluster', 'up', '--dry-run', '--rke2-version', 'latest');
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('version: must be an RKE2 release such as v1.32.4+rke2r1');
   });
 });

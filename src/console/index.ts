@@ -2,11 +2,13 @@ import { readdirSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { Gauge, Registry } from 'prom-client';
+import type { ClusterStatus } from '../cluster/status.ts';
 import { countError, serviceRegistry } from '../service/metrics.ts';
 import type { Store } from '../service/store.ts';
-import { HOST_STATES } from '../service/types.ts';
+import { HOST_STATES, type HostRecord } from '../service/types.ts';
 import { loadAssets, SECURITY_HEADERS, serveAsset } from './assets.ts';
 import { LiveUpdates } from './live.ts';
+import { hostRow, type NodeColumns } from './rows.ts';
 import {
   DEFAULT_SESSION_LIMITS,
   type Session,
@@ -24,6 +26,14 @@ export interface ConsoleOptions {
   /** Serve /metrics without the token (for scrapers on a management network that cannot hold a secret). */
   metricsPublic?: boolean;
   sessionLimits?: SessionLimits;
+  /** What the console reads of the site's cluster (the service's ClusterManager); none: no Node columns. */
+  cluster?: ClusterView;
+}
+
+/** A read-only view of the site's cluster: each host's Node and the cluster's status (undefined: none defined). */
+export interface ClusterView {
+  nodeColumns(host: string): NodeColumns;
+  status(): ClusterStatus | undefined;
 }
 
 export interface MountedConsole {
@@ -42,8 +52,10 @@ const MAX_LOGIN_BODY = 4096;
 export function mountConsole(api: Handler, o: ConsoleOptions): MountedConsole {
   const assets = loadAssets();
   const sessions = new Sessions(o.sessionLimits ?? DEFAULT_SESSION_LIMITS);
-  const live = new LiveUpdates(o.store);
-  const metrics = storeMetrics(o.store);
+  const cluster = o.cluster;
+  const rowOf = (host: HostRecord) => hostRow(host, cluster?.nodeColumns(host.name));
+  const live = new LiveUpdates(o.store, rowOf);
+  const metrics = storeMetrics(o.store, cluster);
 
   const handler: Handler = async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://service');
@@ -143,7 +155,7 @@ function crossSiteRefusal(req: IncomingMessage, session?: Session): string | und
 }
 
 /** The gauges read from the store at each scrape: they are this service's view, not a process counter. */
-function storeMetrics(store: Store): Registry {
+function storeMetrics(store: Store, cluster: ClusterView | undefined): Registry {
   const registry = new Registry();
   new Gauge({
     name: 'outpost_hosts',
@@ -167,13 +179,19 @@ function storeMetrics(store: Store): Registry {
   });
   new Gauge({
     name: 'outpost_cluster_nodes_ready',
-    help: 'Kubernetes nodes Ready (0: the service does not track the cluster yet)',
+    help: "Nodes of the site's cluster members whose Ready condition is True (0 when no cluster is defined)",
     registers: [registry],
     collect() {
-      this.set(0);
+      const status = cluster?.status();
+      this.set(status ? readyNodes(status) : 0);
     },
   });
   return registry;
+}
+
+/** Member hosts whose Node reports Ready=True: the count `outpost_cluster_nodes_ready` exposes. */
+export function readyNodes(status: ClusterStatus): number {
+  return status.machines.filter((m) => m.node?.ready === 'True').length;
 }
 
 /** Images in the media dir a host can be provisioned with: regular files at its top, no checksums or hidden files. */

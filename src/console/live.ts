@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Store } from '../service/store.ts';
-import { type HostRow, hostRow } from './rows.ts';
+import type { HostRecord } from '../service/types.ts';
+import type { HostRow } from './rows.ts';
 
 /** How long changes are gathered before they are pushed: one message for a burst, not one per write. */
 const BATCH_MS = 100;
@@ -26,9 +27,12 @@ export class LiveUpdates {
   private readonly pending = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private readonly unwatch: () => void;
+  private readonly rowOf: (host: HostRecord) => HostRow;
 
-  constructor(store: Store) {
+  /** `rowOf` builds a host's row; a host's events (NodeReady, NodeNotReady, ...) re-send its row too. */
+  constructor(store: Store, rowOf: (host: HostRecord) => HostRow) {
     this.store = store;
+    this.rowOf = rowOf;
     this.unwatch = store.watch((name) => {
       if (this.clients.size === 0) return;
       this.pending.add(name);
@@ -44,7 +48,7 @@ export class LiveUpdates {
     });
     const client = { res, stillAllowed };
     this.clients.add(client);
-    send(res, 'snapshot', { hosts: this.store.listHosts().map(hostRow) });
+    send(res, 'snapshot', { hosts: this.store.listHosts().map(this.rowOf) });
     const heartbeat = setInterval(() => {
       if (!stillAllowed()) {
         send(res, 'signed-out', {});
@@ -75,7 +79,7 @@ export class LiveUpdates {
     const removed: string[] = [];
     for (const name of names) {
       const host = this.store.getHost(name);
-      if (host) hosts.push(hostRow(host));
+      if (host) hosts.push(this.rowOf(host));
       else removed.push(name);
     }
     for (const client of [...this.clients]) {

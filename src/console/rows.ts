@@ -1,11 +1,17 @@
 import { FLOWS, isStable, stepIndex } from '../service/lifecycle.ts';
 import type { HostRecord } from '../service/types.ts';
 
+/** The Kubernetes Node of a host as the service last saw it: its name and its Ready status ('' when none yet). */
+export interface NodeColumns {
+  node: string;
+  ready: string;
+}
+
 /**
  * One line of the console's hosts table, pushed to browsers on every change. Built field by field from the
  * record (never spread), so nothing secret reaches the page.
  */
-export function hostRow(host: HostRecord) {
+export function hostRow(host: HostRecord, node: NodeColumns = { node: '', ready: '' }) {
   const steps = FLOWS[host.state] as readonly string[];
   const index = stepIndex(host.state, host.step);
   const withinStep = host.step === 'installer' ? (host.installProgress ?? 0) / 100 : 0;
@@ -27,8 +33,10 @@ export function hostRow(host: HostRecord) {
     online: host.spec.online,
     image: host.provisioning?.image ?? null,
     consumer: host.provisioning?.consumer ?? null,
-    /** Kubernetes node readiness: null until the service tracks the cluster. */
-    nodeReady: null as boolean | null,
+    /** The host's Kubernetes Node, once it registered. */
+    node: node.node || null,
+    /** Its Ready condition: true, false, or null when unknown or no Node is seen. */
+    nodeReady: node.ready === 'True' ? true : node.ready === 'False' ? false : null,
     error: host.error
       ? { type: host.error.type, message: host.error.message, count: host.error.count }
       : null,

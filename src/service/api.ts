@@ -3,6 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { formatDiagnostic } from '../common/diagnostics.ts';
 import { ActionError, type HostActions } from './actions.ts';
 import { applyReport, parseReport, tokenMatches } from './callbacks.ts';
+import { routeCluster } from './cluster-api.ts';
+import type { ClusterManager } from './cluster-manager.ts';
 import type { CredentialsFile } from './credentials.ts';
 import type { InventoryParser } from './inventory-parser.ts';
 import type { MediaServer } from './media.ts';
@@ -21,6 +23,8 @@ export interface ApiContext {
   media: MediaServer;
   /** Parses inventories sent to the API, off the event loop. */
   inventoryParser: InventoryParser;
+  /** The site's cluster: definition, plan, kubeconfig, node tracking. */
+  cluster: ClusterManager;
   /** A failed installer/first-boot report: rewinds provisioning with backoff. */
   onReportedFailure: (host: HostRecord, message: string) => void;
 }
@@ -62,7 +66,23 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse,
   const { actions, store, credentials } = ctx;
   const method = req.method ?? 'GET';
   if (path === '/hosts' && method === 'GET') {
-    return send(res, 200, { hosts: store.listHosts().map((h) => hostView(h, credentials)) });
+    const hosts = store
+      .listHosts()
+      .map((h) => ({ ...hostView(h, credentials), node: ctx.cluster.nodeColumns(h.name) }));
+    return send(res, 200, { hosts });
+  }
+  if (path === '/cluster' || path.startsWith('/cluster/')) {
+    const body = method === 'PUT' || method === 'POST' ? await readJson(req) : undefined;
+    const answer = await routeCluster(
+      ctx.cluster,
+      method,
+      path.slice('/cluster'.length),
+      body,
+      store.listHosts(),
+    );
+    return answer.text !== undefined
+      ? sendText(res, answer.status, answer.text)
+      : send(res, answer.status, answer.body);
   }
   if (path === '/hosts' && method === 'POST') return importHosts(ctx, req, res);
   if (path === '/events' && method === 'GET') {
@@ -136,7 +156,18 @@ async function handleCallback(
     countCallback(undefined, 401);
     return send(res, 401, { error: 'unknown host or wrong callback token' });
   }
-  const report = parseReport(await readJson(req));
+  const body = await readJson(req);
+  const kubeconfig = kubeconfigReport(body);
+  if (kubeconfig !== undefined) {
+    const result = ctx.cluster.acceptKubeconfig(name, kubeconfig);
+    countCallback('kubeconfig', result.status);
+    return send(
+      res,
+      result.status,
+      result.status < 300 ? { ok: true, message: result.message } : { error: result.message },
+    );
+  }
+  const report = parseReport(body);
   if (typeof report === 'string') return send(res, 400, { error: report });
   const result = ctx.store.transaction(() => {
     // Re-read: the host may have moved while the body arrived.
@@ -150,6 +181,20 @@ async function handleCallback(
     result.status,
     result.status < 300 ? { ok: true, message: result.message } : { error: result.message },
   );
+}
+
+/**
+ * The initializer's `{"phase": "kubeconfig", "kubeconfig": "<base64 of rke2.yaml>"}`; base64 so a shell
+ * script can send it without JSON-escaping YAML. Undefined for every other report.
+ */
+function kubeconfigReport(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const b = body as Record<string, unknown>;
+  if (b.phase !== 'kubeconfig' && b.step !== 'kubeconfig') return undefined;
+  if (typeof b.kubeconfig !== 'string' || !/^[A-Za-z0-9+/=\s]*$/.test(b.kubeconfig)) {
+    throw new ActionError(400, 'kubeconfig must be the base64 of the kubeconfig file');
+  }
+  return Buffer.from(b.kubeconfig, 'base64').toString('utf8');
 }
 
 function authorized(req: IncomingMessage, apiToken: string): boolean {
@@ -249,6 +294,16 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   } catch {
     throw new ActionError(400, 'request body is not valid JSON');
   }
+}
+
+/** A secret or a document for people (a kubeconfig, the describe tree): plain text, never cached. */
+function sendText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+  });
+  res.end(text);
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -54,9 +54,23 @@ export class ServiceClient {
   }
 
   async request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-    let response: Response;
+    const response = await this.send(method, path, body);
+    const json = parseAnswer(response.status, await response.text());
+    if (!response.ok) throw new ApiError(response.status, json);
+    return json as T;
+  }
+
+  /** A plain-text answer (a kubeconfig) as it is; error answers are JSON like the rest. */
+  async text(method: string, path: string): Promise<string> {
+    const response = await this.send(method, path);
+    const text = await response.text();
+    if (!response.ok) throw new ApiError(response.status, parseAnswer(response.status, text));
+    return text;
+  }
+
+  private async send(method: string, path: string, body?: unknown): Promise<Response> {
     try {
-      response = await fetch(`${this.server}/api/v1${path}`, {
+      return await fetch(`${this.server}/api/v1${path}`, {
         method,
         headers: {
           Authorization: `Bearer ${this.token}`,
@@ -70,15 +84,14 @@ export class ServiceClient {
       const cause = c?.code ?? c?.message ?? (error as Error).message;
       throw new OperationError(`cannot reach the outpost service at ${this.server}: ${cause}`);
     }
-    const text = await response.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : {};
-    } catch {
-      throw new OperationError(`the service answered ${response.status} with something that is not JSON`);
-    }
-    if (!response.ok) throw new ApiError(response.status, json);
-    return json as T;
+  }
+}
+
+function parseAnswer(status: number, text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : {};
+  } catch {
+    throw new OperationError(`the service answered ${status} with something that is not JSON`);
   }
 }
 

@@ -62,6 +62,8 @@ export interface HostMediaOptions {
   media: MediaServer;
   /** Base URL the hosts being installed reach the service at (image download, callbacks). */
   hostUrl: () => string;
+  /** The host's RKE2 settings for its config drive, when the site has a cluster (docs/first-boot.md). */
+  clusterKeys?: (host: string) => Record<string, string> | undefined;
 }
 
 /**
@@ -106,6 +108,7 @@ export class HostMedia {
           'metal3-name': host.name,
           outpost_role: host.spec.role,
           outpost_callback: config.callbackUrlWithToken,
+          ...this.o.clusterKeys?.(host.name),
         },
         ...(host.spec.networkData !== undefined && { networkData: host.spec.networkData }),
       });

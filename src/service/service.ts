@@ -6,6 +6,7 @@ import { InputError, OperationError } from '../common/diagnostics.ts';
 import { mountConsole } from '../console/index.ts';
 import { HostActions } from './actions.ts';
 import { createHandler, refuseMalformedTargets } from './api.ts';
+import { ClusterManager } from './cluster-manager.ts';
 import { CredentialsFile } from './credentials.ts';
 import { type BmcDriver, redfishDriver } from './driver.ts';
 import { writeFileAtomic } from './files.ts';
@@ -99,7 +100,26 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
   );
   let advertiseUrl = o.advertiseUrl ?? '';
   const hostUrl = () => o.hostUrl ?? advertiseUrl;
-  const hostMedia = new HostMedia({ stateDir: o.stateDir, mediaDir: o.mediaDir, media, hostUrl });
+  // The site's cluster: its power cycles go through the same action as a user's (`hosts power --reboot`).
+  const starting = () => {
+    throw new Error('the service is starting');
+  };
+  let powerCycle: (host: string) => void = starting;
+  let provision: (host: string, image: string) => void = starting;
+  const cluster = new ClusterManager({
+    store,
+    stateDir: o.stateDir,
+    powerCycle: (host) => powerCycle(host),
+    provision: (host, image) => provision(host, image),
+    event: (host, level, reason, message) => transitions.event(host, level, reason, message),
+  });
+  const hostMedia = new HostMedia({
+    stateDir: o.stateDir,
+    mediaDir: o.mediaDir,
+    media,
+    hostUrl,
+    clusterKeys: (host) => cluster.configDriveKeys(host),
+  });
   const reconciler = new Reconciler({
     hostMedia,
     store,
@@ -125,6 +145,9 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     },
     kick: () => reconciler.kick(),
   });
+  powerCycle = (host) => void actions.power(host, 'reboot');
+  // Cluster hosts always call back: the initializer's kubeconfig and RKE2's progress come that way.
+  provision = (host, image) => void actions.provision(host, { image, consumer: 'cluster', callbacks: true });
   const inventoryParser = new InventoryParser();
   const site = mountConsole(
     createHandler({
@@ -135,12 +158,19 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
       credentials,
       media,
       inventoryParser,
+      cluster,
       onReportedFailure: (host, message) => {
         transitions.stepFailed(host, message, timing, { restartStep: 'power-off' });
         reconciler.kick();
       },
     }),
-    { apiToken, store, mediaDir: o.mediaDir, metricsPublic: o.metricsPublic ?? false },
+    {
+      apiToken,
+      store,
+      mediaDir: o.mediaDir,
+      metricsPublic: o.metricsPublic ?? false,
+      cluster: { nodeColumns: (host) => cluster.nodeColumns(host), status: () => cluster.status() },
+    },
   );
   const limits = { ...DEFAULT_HTTP_LIMITS, ...o.httpLimits };
   const server: Server = createServer(
@@ -168,12 +198,14 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
   const url = `http://${hostInUrl}:${port}`;
   advertiseUrl ||= url;
   reconciler.start();
+  cluster.start();
 
   return {
     url,
     port,
     async close() {
       await reconciler.stop();
+      await cluster.stop();
       site.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS operations (
   message TEXT
 );
 CREATE INDEX IF NOT EXISTS operations_by_host ON operations (host, id);
+CREATE TABLE IF NOT EXISTS cluster (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
 /**
@@ -226,6 +227,22 @@ export class Store {
       result: r.result,
       ...(r.message !== null && { message: r.message }),
     }));
+  }
+
+  /** The site cluster's records (spec, per-host node and remediation state), as JSON text by key. */
+  getClusterValue(key: string): string | undefined {
+    const row = this.sql('SELECT value FROM cluster WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  putClusterValue(key: string, value: string): void {
+    this.sql(
+      'INSERT INTO cluster (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ).run(key, value);
+  }
+
+  deleteClusterValue(key: string): void {
+    this.sql('DELETE FROM cluster WHERE key = ?').run(key);
   }
 
   private sql(text: string): StatementSync {

@@ -45,7 +45,10 @@ export function hostView(host: HostRecord, credentials: CredentialsFile) {
   };
 }
 
-export type HostView = ReturnType<typeof hostView>;
+export type HostView = ReturnType<typeof hostView> & {
+  /** In host lists: the site cluster's node on this host and its Ready condition ('' when none). */
+  node?: { node: string; ready: string };
+};
 
 /** Operation history as phases (one per state entered) with their steps, durations in ms. */
 export function timelineView(operations: Operation[], now = Date.now()) {

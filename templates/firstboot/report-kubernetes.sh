@@ -36,6 +36,27 @@ send() {
   log "could not deliver $step=$status"
 }
 
+# The initializer hands the cluster's admin kubeconfig to the management service, which points it at the
+# VIP (or this node's address) and watches the Nodes with it. Once, as soon as RKE2 has written it; in
+# base64 so no JSON escaping of YAML is needed. It is a secret: it goes only to the callback URL.
+admin_kubeconfig=${OUTPOST_RKE2_KUBECONFIG:-/etc/rancher/rke2/rke2.yaml}
+kubeconfig_sent=
+send_kubeconfig() {
+  [ "$role" = initializer ] && [ -z "$kubeconfig_sent" ] && [ -n "$CALLBACK_URL" ] && [ -s "$admin_kubeconfig" ] || return 0
+  local body attempt
+  body=$(printf '{"phase":"kubeconfig","status":"ok","kubeconfig":"%s"}' "$(base64 -w0 "$admin_kubeconfig")")
+  for attempt in 1 2 3 4 5 6; do
+    if post_json "$CALLBACK_URL" "$body"; then
+      kubeconfig_sent=1
+      echo "kubeconfig=sent" >>"$STATUS"
+      log "kubeconfig: sent"
+      return 0
+    fi
+    sleep 10
+  done
+  log "could not deliver the kubeconfig"
+}
+
 why_not_up() {
   local state journal
   state=$(systemctl show -p ActiveState -p SubState -p Result -p NRestarts "$unit.service" 2>/dev/null | tr '\n' ' ')
@@ -66,6 +87,7 @@ kubeconfig=${OUTPOST_RKE2_KUBECONFIG:-$kubeconfig} # tests
 deadline=$((SECONDS + READY_LIMIT))
 ready=
 while ((SECONDS < deadline)); do
+  send_kubeconfig
   if [ -n "$kubectl" ] && [ -f "$kubeconfig" ]; then
     ready=$("$kubectl" --kubeconfig "$kubeconfig" get node "$node" \
       -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)
@@ -74,6 +96,7 @@ while ((SECONDS < deadline)); do
   systemctl is-active --quiet "$unit.service" || fail "$unit stopped before the node registered: $(why_not_up)"
   sleep 10
 done
+send_kubeconfig
 [ "$ready" = True ] || fail "node $node not Ready after ${READY_LIMIT}s (Ready=${ready:-unknown}; kubectl ${kubectl:-missing}, kubeconfig $kubeconfig): $(why_not_up)"
 send kubernetes-registered ok "node $node Ready"
 touch "$STATE_DIR/kubernetes.reported"

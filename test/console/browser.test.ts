@@ -1,7 +1,9 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { installRelease, type StandIn, startStandIn } from '../lab/rke2-helpers.ts';
 import { REPO, waitFor } from '../service/helpers.ts';
 import { launchChromium, type Site, startSite } from './site.ts';
 
@@ -12,6 +14,7 @@ let site: Site;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
+let rke2: StandIn | undefined;
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
@@ -29,6 +32,7 @@ beforeAll(async () => {
   page.setDefaultTimeout(20_000);
 }, 60_000);
 afterAll(async () => {
+  await rke2?.stop();
   await browser?.close();
   await site?.close();
 });
@@ -66,7 +70,7 @@ describe('operator console in Chromium', { timeout: 60_000 }, () => {
     for (const h of site.hosts) await stateInTable(h.name, 'available');
     expect(await row('dell-1').locator('td').nth(1).textContent()).toMatch(/Dell/);
     expect(await row('hpe-2').locator('td').nth(1).textContent()).toMatch(/HPE/);
-    // Node readiness is not tracked yet: the column says so with a dash.
+    // No cluster yet, so no Node: the column says so with a dash.
     expect(await row('dell-1').locator('td').nth(4).textContent()).toBe('—');
     expect(await page.evaluate(() => (globalThis as { noReload?: boolean }).noReload)).toBe(true);
   });
@@ -227,12 +231,103 @@ describe('operator console in Chromium', { timeout: 60_000 }, () => {
       .waitFor();
   });
 
-  it('shows the cluster page with a clear placeholder for what is not tracked yet', async () => {
+  it('says when the site has no cluster, and how to define one', async () => {
     await page.getByRole('link', { name: 'Cluster' }).click();
     await page.getByRole('heading', { name: 'Cluster', level: 1 }).waitFor();
-    const servers = page.locator('[data-testid="cluster-table"] tbody tr').first();
-    expect(await servers.locator('td').allTextContents()).toEqual(['2', '1', '1', '0', '—']);
-    expect(await page.getByTestId('cluster-placeholder').textContent()).toMatch(/not available yet/);
+    expect(await page.getByTestId('no-cluster').textContent()).toMatch(
+      /no cluster defined.*outpost cluster up/s,
+    );
+    expect(await page.getByText('not available yet').count()).toBe(0);
+    expect(await page.getByTestId('kubeconfig-download').count()).toBe(0);
+  });
+
+  it('shows a defined cluster: phase, conditions, machines and the describe tree, as text', async () => {
+    await site.api.request('PUT', '/cluster', {
+      name: 'lab',
+      version: 'v1.32.4+rke2r1',
+      initializer: 'hpe-1',
+      // The fake lab's hosts have no static address: the others join at the VIP.
+      apiVIPs: ['192.0.2.10'],
+    });
+    // The page reads the cluster when it opens and on every host update of the event stream.
+    await page.getByRole('link', { name: 'Hosts' }).click();
+    await page.getByRole('link', { name: 'Cluster' }).click();
+    await page.getByTestId('cluster-phase').waitFor();
+    expect(await page.getByTestId('cluster-phase').textContent()).toMatch(/^(Pending|Provisioning)$/);
+    const tree = await page.getByTestId('cluster-describe').textContent();
+    expect(tree).toMatch(/^NAME\s+READY\s+SEVERITY\s+REASON\s+SINCE\s+MESSAGE/);
+    expect(tree).toMatch(/Cluster\/lab/);
+    expect(tree).toMatch(/Machine\/hpe-1 \(initializer\)/);
+    // Plain text in a <pre>: the tree's characters, no markup made from it.
+    expect(await page.getByTestId('cluster-describe').evaluate((e) => e.children.length)).toBe(0);
+    const initializer = page.locator('tr[data-machine="hpe-1"]');
+    expect(await initializer.locator('td').allTextContents()).toEqual([
+      'server',
+      'yes',
+      expect.stringMatching(/^(Pending|Provisioning|Provisioned)$/),
+      '—',
+      '—',
+      expect.any(String),
+    ]);
+    expect(await page.locator('[data-testid="cluster-conditions"] tbody tr').count()).toBeGreaterThan(0);
+    // No kubeconfig reported yet: nothing to download.
+    expect(await page.getByTestId('kubeconfig-download').count()).toBe(0);
+    // Keyboard: a machine's link leads to its host page.
+    await initializer.getByRole('link', { name: 'hpe-1' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'hpe-1', level: 1 }).waitFor();
+    await page.getByRole('link', { name: 'Cluster' }).click();
+    await page.getByTestId('cluster-describe').waitFor();
+    await page.screenshot({ path: path.join(SHOTS, 'cluster.png'), fullPage: true });
+  });
+
+  it("tracks the initializer's Node live: Node Ready column, machine row, metric, kubeconfig download", async () => {
+    // The RKE2 stand-in plays hpe-1's server: a real Kubernetes API with a Node labelled for the host.
+    const { rke2: bin } = await installRelease(path.join(site.dir, 'rke2'));
+    const root = path.join(site.dir, 'hpe-1-root');
+    mkdirSync(path.join(root, 'etc/rancher/rke2'), { recursive: true });
+    writeFileSync(
+      path.join(root, 'etc/rancher/rke2/config.yaml'),
+      'token: lab\nnode-name: hpe-1\nnode-ip: 127.0.0.1\nnode-label: [outpost.io/host=hpe-1]\n',
+    );
+    rke2 = await startStandIn(bin, root, 'server', []);
+    await site.api.request('PUT', '/cluster', {
+      name: 'lab',
+      version: 'v1.32.4+rke2r1',
+      initializer: 'hpe-1',
+      apiVIPs: ['192.0.2.10'],
+      apiEndpoint: { address: '127.0.0.1', port: rke2.apiPort },
+    });
+    const kubeconfig = readFileSync(rke2.kubeconfig).toString('base64');
+    expect(await site.report('hpe-1', { phase: 'kubeconfig', status: 'ok', kubeconfig })).toBe(200);
+    // The page is still the cluster page, never reloaded: the Node arrives through the event stream.
+    const node = page.locator('tr[data-machine="hpe-1"] td').nth(3);
+    await node.filter({ hasText: 'hpe-1' }).waitFor();
+    const ready = await page.locator('tr[data-machine="hpe-1"] td').nth(4).textContent();
+    // Its air-gap images are not imported here, so the stand-in's kubelet reports NotReady.
+    expect(ready).toBe('NotReady');
+    expect(await page.getByTestId('cluster-describe').textContent()).toMatch(
+      /Machine\/hpe-1 \(initializer\)[^\n]*\n[ │]*└─Node\/hpe-1/,
+    );
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download kubeconfig' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('lab.kubeconfig');
+    const saved = path.join(SHOTS, 'lab.kubeconfig');
+    await download.saveAs(saved);
+    const adopted = parse(readFileSync(saved, 'utf8')) as { clusters: { cluster: { server: string } }[] };
+    rmSync(saved);
+    expect(adopted.clusters.map((c) => c.cluster.server)).toEqual([`https://127.0.0.1:${rke2.apiPort}`]);
+    // The hosts table shows the same readiness in its Node Ready column, and the metric counts Ready ones.
+    await page.getByRole('link', { name: 'Hosts' }).click();
+    expect(await row('hpe-1').locator('td').nth(4).textContent()).toBe(ready);
+    expect(await row('dell-1').locator('td').nth(4).textContent()).toBe('—');
+    const metrics = await (
+      await fetch(`${site.url}/metrics`, { headers: { Authorization: `Bearer ${site.token}` } })
+    ).text();
+    expect(metrics).toMatch(/^outpost_cluster_nodes_ready 0$/m);
+    expect(await page.evaluate(() => (globalThis as { noReload?: boolean }).noReload)).toBe(true);
   });
 
   it('signs out: the event stream and the API are closed to the old cookie', async () => {

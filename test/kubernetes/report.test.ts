@@ -86,11 +86,14 @@ describe('RKE2 progress reporter', () => {
       kubectl: '[ "$1" = --kubeconfig ] && [ "$4" = node ] && [ "$5" = edge1 ] && printf True',
     });
     expect(r.exitCode, r.all).toBe(0);
+    const kubeconfig = Buffer.from('apiVersion: v1\nkind: Config\n').toString('base64');
     expect(bodies).toEqual([
       { step: 'kubernetes-installed', status: 'ok', message: 'role initializer' },
       { step: 'kubernetes-started', status: 'ok', message: 'rke2-server active' },
+      { phase: 'kubeconfig', status: 'ok', kubeconfig },
       { step: 'kubernetes-registered', status: 'ok', message: 'node edge1 Ready' },
     ]);
+    expect(status).toContain('kubeconfig=sent\n');
     expect(status).toContain('kubernetes-registered=ok\n');
   });
 
@@ -119,11 +122,12 @@ esac`,
 
   it('reports a node that never turns Ready', async () => {
     const { bodies } = await run('not-ready', { systemctl: 'exit 0', kubectl: 'printf False' });
-    expect(bodies.map((b) => `${b.step}=${b.status}`)).toEqual([
+    expect(bodies.map((b) => `${b.step ?? b.phase}=${b.status}`)).toEqual([
       'kubernetes-installed=ok',
       'kubernetes-started=ok',
+      'kubeconfig=ok',
       'kubernetes=failed',
     ]);
-    expect(bodies[2].message).toMatch(/^node edge1 not Ready after 2s \(Ready=False;/);
+    expect(bodies[3].message).toMatch(/^node edge1 not Ready after 2s \(Ready=False;/);
   });
 });

@@ -7,7 +7,7 @@ import type { InventoryHost } from '../../service/types.ts';
 import type { HostView } from '../../service/views.ts';
 import { formatTable, type OutputFormat, outputOption, printJson } from '../output.ts';
 
-interface ClientOptions {
+export interface ClientOptions {
   server?: string;
   tokenFile?: string;
   stateDir?: string;
@@ -226,7 +226,12 @@ POWER in \`hosts list -o wide\` shows what the BMC last reported.`,
     });
 }
 
-function command(parent: Command, name: string, description: string, o: { wide?: boolean } = {}): Command {
+export function command(
+  parent: Command,
+  name: string,
+  description: string,
+  o: { wide?: boolean } = {},
+): Command {
   return parent
     .command(name)
     .description(description)
@@ -245,11 +250,11 @@ function command(parent: Command, name: string, description: string, o: { wide?:
     .addOption(o.wide ? outputOption(['wide']) : outputOption());
 }
 
-function clientOf(opts: ClientOptions): ServiceClient {
+export function clientOf(opts: ClientOptions): ServiceClient {
   return ServiceClient.fromOptions(opts);
 }
 
-async function call<T>(client: ServiceClient, fn: (client: ServiceClient) => Promise<T>): Promise<T> {
+export async function call<T>(client: ServiceClient, fn: (client: ServiceClient) => Promise<T>): Promise<T> {
   try {
     return await fn(client);
   } catch (error) {
@@ -271,14 +276,22 @@ async function act(opts: ClientOptions, name: string, action: string, body: obje
   process.stdout.write(`host/${name} ${detail}\n`);
 }
 
-/** Like kubectl get: NAME STATE CONSUMER ONLINE ERROR AGE; wide adds STEP, PROGRESS and POWER. */
+/**
+ * Like kubectl get: NAME STATE CONSUMER ONLINE ERROR AGE; wide adds STEP, PROGRESS and POWER. Once the
+ * site's cluster has nodes, NODE and READY (the node's Ready condition) come before AGE.
+ */
 function hostTable(list: HostView[], wide: boolean, header = true): string {
-  const headers = wide
-    ? ['NAME', 'STATE', 'STEP', 'PROGRESS', 'CONSUMER', 'ONLINE', 'POWER', 'ERROR', 'AGE']
-    : ['NAME', 'STATE', 'CONSUMER', 'ONLINE', 'ERROR', 'AGE'];
+  const nodes = list.some((h) => h.node?.node);
+  const headers = [
+    ...(wide
+      ? ['NAME', 'STATE', 'STEP', 'PROGRESS', 'CONSUMER', 'ONLINE', 'POWER', 'ERROR']
+      : ['NAME', 'STATE', 'CONSUMER', 'ONLINE', 'ERROR']),
+    ...(nodes ? ['NODE', 'READY'] : []),
+    'AGE',
+  ];
   const rows = list.map((h) => {
     const base = { consumer: h.consumer ?? '', online: String(h.online), error: h.error?.type ?? '' };
-    return wide
+    const cells = wide
       ? [
           h.name,
           h.state,
@@ -288,9 +301,9 @@ function hostTable(list: HostView[], wide: boolean, header = true): string {
           base.online,
           h.powerState ?? '',
           base.error,
-          age(h.createdAt),
         ]
-      : [h.name, h.state, base.consumer, base.online, base.error, age(h.createdAt)];
+      : [h.name, h.state, base.consumer, base.online, base.error];
+    return [...cells, ...(nodes ? [h.node?.node ?? '', h.node?.ready ?? ''] : []), age(h.createdAt)];
   });
   const table = formatTable(headers, rows);
   return header ? table : table.split('\n').slice(1).join('\n');
@@ -298,7 +311,16 @@ function hostTable(list: HostView[], wide: boolean, header = true): string {
 
 /** What a watcher compares to tell a change (not AGE, which changes by itself). */
 function watchKey(h: HostView): string {
-  return JSON.stringify([h.state, h.step, h.installProgress, h.consumer, h.online, h.powerState, h.error]);
+  return JSON.stringify([
+    h.state,
+    h.step,
+    h.installProgress,
+    h.consumer,
+    h.online,
+    h.powerState,
+    h.error,
+    h.node,
+  ]);
 }
 
 /** `hosts list -w`: the table, then a row per change like `kubectl get -w` (JSON: one host per line). */

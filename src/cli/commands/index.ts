@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerBuild } from './build.ts';
+import { registerCluster } from './cluster.ts';
 import { registerHosts } from './hosts.ts';
 import { registerLab } from './lab.ts';
 import { registerServe } from './serve.ts';
@@ -10,6 +11,7 @@ import { registerVersion } from './version.ts';
 /** Every top-level command; each module adds its own subcommand with its own --help. */
 export function registerCommands(program: Command): void {
   registerBuild(program);
+  registerCluster(program);
   registerHosts(program);
   registerLab(program);
   registerServe(program);

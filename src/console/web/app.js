@@ -186,7 +186,7 @@ function compareRows(key) {
     if (key === 'error') return row.error?.message ?? '';
     if (key === 'state') return STATES.indexOf(row.state);
     if (key === 'progress') return row.progress ?? -1;
-    if (key === 'nodeReady') return row.nodeReady === null ? -1 : Number(row.nodeReady);
+    if (key === 'nodeReady') return row.nodeReady === null ? (row.node ? 0 : -1) : Number(row.nodeReady) + 1;
     if (key === 'createdAt') return -row.createdAt; // by age: the youngest first
     return row[key] ?? '';
   };
@@ -281,7 +281,7 @@ function hostRowCells(row, now) {
       <td>${row.vendor ?? '—'}</td>
       <td><span class=${`badge ${row.state}`}>${row.state}</span></td>
       <td><${StepProgress} row=${row} /></td>
-      <td>${readyText(row.nodeReady)}</td>
+      <td title=${row.node ?? undefined}>${readyText(row.nodeReady, row.node)}</td>
       <td class="error-cell" title=${row.error?.message}>${row.error ? shorten(`${row.error.type}: ${row.error.message}`, 90) : ''}</td>
       <td><time datetime=${new Date(row.createdAt).toISOString()}>${age(now - row.createdAt)}</time></td>
     </tr>`;
@@ -297,7 +297,8 @@ function StepProgress({ row }) {
 /** A long message cut to `max` characters in the table; the full text is in the cell's title and on the host page. */
 const shorten = (text, max) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
-const readyText = (ready) => (ready === null ? '—' : ready ? 'Ready' : 'NotReady');
+/** Node readiness as the tables show it: Unknown when a Node exists but says neither, — when there is none. */
+const readyText = (ready, node) => (ready === null ? (node ? 'Unknown' : '—') : ready ? 'Ready' : 'NotReady');
 
 function age(ms) {
   const s = Math.max(0, Math.floor(ms / 1000));
@@ -359,7 +360,7 @@ function HostPage({ name, row, version }) {
           <dt>Power</dt><dd>${host.powerState ?? '—'}${host.powerRequest ? ` (${host.powerRequest} requested)` : ''}</dd>
           <dt>Image</dt><dd>${host.image ?? '—'}</dd>
           <dt>Consumer</dt><dd>${host.consumer ?? '—'}</dd>
-          <dt>Node Ready</dt><dd>— <span class="hint">(not tracked yet)</span></dd>
+          <dt>Node</dt><dd>${row?.node ? `${row.node}: ${readyText(row.nodeReady, row.node)}` : '—'}</dd>
           <dt>BMC</dt><dd><code>${host.bmc.address}</code> (credentials ${host.bmc.credentials})</dd>
         </dl>
         ${
@@ -586,37 +587,118 @@ function ConfirmAction({ host, action, onClose }) {
     </dialog>`;
 }
 
+/** The cluster as `GET /api/v1/cluster` answers it, or `none` when the site has none (404). */
+async function fetchCluster() {
+  const response = await fetch('/console/api/v1/cluster', {
+    headers: { Accept: 'application/json' },
+    credentials: 'same-origin',
+  });
+  if (response.status === 404) return { none: true };
+  const data = await response.json().catch(() => ({}));
+  if (response.status === 401) onSignedOut();
+  if (!response.ok) throw new Error(data.error ?? `HTTP ${response.status}`);
+  return data;
+}
+
+/** Saves the admin kubeconfig as a file: fetched through the session, never put in the page. */
+async function downloadKubeconfig(name) {
+  const response = await fetch('/console/api/v1/cluster/kubeconfig', { credentials: 'same-origin' });
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
+    throw new Error(data.error ?? `HTTP ${response.status}`);
+  }
+  const url = URL.createObjectURL(new Blob([await response.text()], { type: 'text/plain' }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = `${name}.kubeconfig`;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** A machine's Node readiness in the host table's words. */
+const machineReady = (m) =>
+  m.node
+    ? readyText(m.node.ready === 'True' ? true : m.node.ready === 'False' ? false : null, m.node.name)
+    : '—';
+
 function ClusterPage({ rows }) {
-  const all = [...rows.values()];
-  const byRole = (role) => all.filter((r) => r.role === role);
-  const line = (role) => {
-    const hosts = byRole(role);
-    return html`<tr>
-      <th scope="row">${role === 'server' ? 'Servers (RKE2 control plane)' : 'Agents'}</th>
-      <td>${hosts.length}</td>
-      <td>${hosts.filter((r) => r.state === 'provisioned').length}</td>
-      <td>${hosts.filter((r) => r.state === 'provisioning').length}</td>
-      <td>${hosts.filter((r) => r.error).length}</td>
-      <td>—</td>
-    </tr>`;
-  };
-  const images = [...new Set(all.map((r) => r.image).filter(Boolean))];
+  const [cluster, setCluster] = useState(undefined);
+  const [error, setError] = useState('');
+  const [downloadError, setDownloadError] = useState('');
+  // Read again when the hosts change (the event stream carries node and machine changes): no polling.
+  useEffect(() => {
+    let current = true;
+    const timer = setTimeout(async () => {
+      try {
+        const answer = await fetchCluster();
+        if (current) {
+          setCluster(answer);
+          setError('');
+        }
+      } catch (e) {
+        if (current) setError(e.message);
+      }
+    }, 50);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [rows]);
   return html`
     <h1>Cluster</h1>
-    <table class="compact" data-testid="cluster-table">
-      <caption>What the service knows of the site's nodes</caption>
-      <thead><tr>
-        <th scope="col">Role</th><th scope="col">Hosts</th><th scope="col">Provisioned</th>
-        <th scope="col">Provisioning</th><th scope="col">With an error</th><th scope="col">Nodes Ready</th>
-      </tr></thead>
-      <tbody>${line('server')}${line('agent')}</tbody>
-    </table>
-    <p>Images in use: ${images.length ? images.join(', ') : '—'}</p>
-    <section class="placeholder" aria-labelledby="tracking-h" data-testid="cluster-placeholder">
-      <h2 id="tracking-h">Cluster tracking: not available yet</h2>
-      <p>The service does not talk to the Kubernetes cluster yet: node readiness, the <code>cluster describe</code>
-      tree and the kubeconfig download appear here once it does. Until then "Nodes Ready" shows —.</p>
-    </section>`;
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+    ${cluster === undefined && !error && html`<p>Loading…</p>`}
+    ${
+      cluster?.none &&
+      html`<p data-testid="no-cluster">This site has no cluster defined. Define one and roll it out with
+        <code>outpost cluster up</code>.</p>`
+    }
+    ${
+      cluster &&
+      !cluster.none &&
+      html`
+      <dl class="facts">
+        <dt>Name</dt><dd>${cluster.name}</dd>
+        <dt>Version</dt><dd>${cluster.spec?.version ?? '—'}</dd>
+        <dt>Phase</dt><dd data-testid="cluster-phase">${cluster.phase}</dd>
+      </dl>
+      ${
+        cluster.kubeconfigReported &&
+        html`<p><button type="button" data-testid="kubeconfig-download" onClick=${() =>
+          downloadKubeconfig(cluster.name)
+            .then(() => setDownloadError(''))
+            .catch((e) => setDownloadError(e.message))}>Download kubeconfig</button>
+          <span class="hint">the admin kubeconfig: keep it as secret as the API token</span></p>
+        ${downloadError && html`<p class="error" role="alert">${downloadError}</p>`}`
+      }
+      <table class="compact" data-testid="cluster-conditions">
+        <caption>Conditions</caption>
+        <thead><tr><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col">Message</th></tr></thead>
+        <tbody>${cluster.conditions.map(
+          (c) =>
+            html`<tr><th scope="row">${c.type}</th><td>${c.status}</td><td>${c.reason}</td><td>${c.message}</td></tr>`,
+        )}</tbody>
+      </table>
+      <table class="compact" data-testid="cluster-machines">
+        <caption>Machines</caption>
+        <thead><tr>
+          <th scope="col">Host</th><th scope="col">Role</th><th scope="col">Initializer</th><th scope="col">Phase</th>
+          <th scope="col">Node</th><th scope="col">Ready</th><th scope="col">Reason</th>
+        </tr></thead>
+        <tbody>${cluster.machines.map(
+          (m) => html`<tr data-machine=${m.host}>
+            <th scope="row"><a href=${`#/hosts/${encodeURIComponent(m.host)}`}>${m.host}</a></th>
+            <td>${m.role}</td><td>${m.initializer ? 'yes' : ''}</td><td>${m.phase}</td>
+            <td>${m.node?.name ?? '—'}</td><td>${machineReady(m)}</td>
+            <td>${m.nodeReady.status === 'True' ? '' : m.nodeReady.reason}</td>
+          </tr>`,
+        )}</tbody>
+      </table>
+      <section aria-labelledby="describe-h">
+        <h2 id="describe-h">outpost cluster describe</h2>
+        <pre class="describe" data-testid="cluster-describe">${cluster.describe}</pre>
+      </section>`
+    }`;
 }
 
 render(html`<${App} />`, document.getElementById('app'));

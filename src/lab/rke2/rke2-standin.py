@@ -523,6 +523,8 @@ class Store:
                 keep = copy.deepcopy(old)
                 keep['status'] = new.get('status', {})
                 new = keep
+                # Every write gets a new resourceVersion: the metadata to stamp is the kept object's.
+                meta = new['metadata']
             elif res.has_status and 'status' in old:
                 new['status'] = old['status']
             for field in ('uid', 'creationTimestamp', 'namespace', 'generation'):

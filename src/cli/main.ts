@@ -8,6 +8,9 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command('outpost')
     .description('Build site-ready edge images and roll them out to air-gapped sites')
     .version(`outpost ${packageVersion()}`, '-V, --version', 'print the outpost version')
+    // `outpost --version` before any command only: subcommands have options of that name
+    // (`lab rke2-release --version v1.32.4+rke2r1`), which must reach them.
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });

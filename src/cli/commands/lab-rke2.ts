@@ -9,6 +9,7 @@ interface Rke2ReleaseOptions {
   arch: string;
   out: string;
   installScript: boolean;
+  output: OutputFormat;
 }
 
 /** `outpost lab rke2-release`: writes the lab's stand-in RKE2 release into a folder. */
@@ -33,9 +34,9 @@ sha256sum-<arch>.txt and install.sh (air gap: INSTALL_RKE2_ARTIFACT_PATH). The o
 for the same version and architecture. bin/rke2 needs python3, python3-yaml, openssl and zstd on the node.
 See docs/lab.md for what the stand-in serves and what it does not.`,
     )
-    .action(async (opts: Rke2ReleaseOptions, command: Command) => {
-      // `lab` has its own --output: commander hands the flag to whichever command defines it first.
-      const output = (command.optsWithGlobals() as { output: OutputFormat }).output;
+    .action(async (opts: Rke2ReleaseOptions) => {
+      // The program parses options positionally, so this command's --output is its own, not `lab`'s.
+      const output = opts.output;
       if (!isRke2Version(opts.version))
         throw new InputError(`--version: '${opts.version}' is not an RKE2 version like v1.32.4+rke2r1`);
       if (!rke2Arch(opts.arch))

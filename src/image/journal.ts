@@ -19,6 +19,7 @@
  * `<name>.reclaiming-<its pid>-<its start>` (rename is atomic); a reclaimer that dies leaves a claim that
  * the next one takes over the same way.
  */
+
 import {
   closeSync,
   existsSync,
@@ -36,6 +37,7 @@ import {
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
+import { procStat } from '../common/proc-stat.ts';
 import { run } from './exec.ts';
 
 export type Resource =
@@ -73,16 +75,9 @@ function bootId(): string {
 
 /** The identity of a running (not zombie) process, or undefined when there is none with that PID. */
 export function processIdentity(pid: number): ProcessIdentity | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) may hold spaces and parentheses: fields are counted after its last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-  return { pid, start: fields[19]!, bootId: bootId() };
+  const stat = procStat(pid);
+  if (!stat || stat.state === 'Z' || stat.state === 'X') return undefined;
+  return { pid, start: stat.startTicks, bootId: bootId() };
 }
 
 export function isAlive(who: ProcessIdentity): boolean {

@@ -3,8 +3,9 @@
  * here; the admin kubeconfig does, to API-token holders only (`outpost cluster kubeconfig`).
  */
 import { describeJSON, formatDescribe } from '../cluster/describe.ts';
-import { formatJoinPlan, planJoin, planWarnings } from '../cluster/join-plan.ts';
-import type { ClusterManager } from './cluster-manager.ts';
+import { formatJoinPlan, type JoinPlanResult, planJoin, planWarnings } from '../cluster/join-plan.ts';
+import type { ClusterMember } from '../cluster/types.ts';
+import type { ClusterManager, SiteCluster } from './cluster-manager.ts';
 import { parseClusterSpec } from './cluster-spec.ts';
 import type { HostRecord } from './types.ts';
 
@@ -18,6 +19,31 @@ const NO_CLUSTER: ClusterAnswer = {
 /** Problems in the API's error shape (`{ text }` each), as the CLI prints them. */
 function listed(problems: string[]): { text: string }[] {
   return problems.map((text) => ({ text }));
+}
+
+function badDefinition(problems: string[]): ClusterAnswer {
+  return { status: 400, body: { error: 'the cluster definition has problems', problems: listed(problems) } };
+}
+
+/** The site's hosts as members of a cluster defined by `spec` (its initializer, not the stored one's). */
+function membersOf(cluster: ClusterManager, hosts: HostRecord[], spec: SiteCluster): ClusterMember[] {
+  return cluster.members(hosts).map((m) => ({ ...m, initializer: m.host === spec.initializer }));
+}
+
+/** A plan as the API answers it; a plan that fails answers `failStatus` with its problems. */
+function planned(
+  spec: SiteCluster,
+  plan: JoinPlanResult,
+  members: ClusterMember[],
+  failStatus = 400,
+): ClusterAnswer {
+  if (!plan.ok) {
+    return {
+      status: failStatus,
+      body: { error: 'the cluster cannot be planned', problems: listed(plan.problems) },
+    };
+  }
+  return { status: 200, body: { plan: formatJoinPlan(spec, plan.plan), warnings: planWarnings(members) } };
 }
 
 export async function routeCluster(
@@ -50,30 +76,12 @@ export async function routeCluster(
         body,
         hosts.map((h) => h.name),
       );
-      if (!parsed.ok)
-        return {
-          status: 400,
-          body: { error: 'the cluster definition has problems', problems: listed(parsed.problems) },
-        };
-      const previous = cluster.spec();
-      cluster.define(parsed.spec);
-      const plan = cluster.plan();
-      if (!plan?.ok) {
-        // Keep what was there: a definition that cannot be planned is refused whole.
-        if (previous) cluster.define(previous);
-        else await cluster.forget();
-        return {
-          status: 400,
-          body: { error: 'the cluster cannot be planned', problems: listed(plan?.problems ?? []) },
-        };
-      }
-      return {
-        status: 200,
-        body: {
-          plan: formatJoinPlan(parsed.spec, plan.plan),
-          warnings: planWarnings(cluster.members(hosts)),
-        },
-      };
+      if (!parsed.ok) return badDefinition(parsed.problems);
+      const members = membersOf(cluster, hosts, parsed.spec);
+      const plan = planJoin(parsed.spec, members);
+      // A definition that cannot be planned is refused whole: nothing is saved.
+      if (plan.ok) cluster.define(parsed.spec);
+      return planned(parsed.spec, plan, members);
     }
     case 'DELETE ':
       if (!cluster.spec()) return NO_CLUSTER;
@@ -85,38 +93,15 @@ export async function routeCluster(
         body,
         hosts.map((h) => h.name),
       );
-      if (!parsed.ok)
-        return {
-          status: 400,
-          body: { error: 'the cluster definition has problems', problems: listed(parsed.problems) },
-        };
-      const members = cluster
-        .members(hosts)
-        .map((m) => ({ ...m, initializer: m.host === parsed.spec.initializer }));
-      const plan = planJoin(parsed.spec, members);
-      if (!plan.ok)
-        return {
-          status: 400,
-          body: { error: 'the cluster cannot be planned', problems: listed(plan.problems) },
-        };
-      return {
-        status: 200,
-        body: { plan: formatJoinPlan(parsed.spec, plan.plan), warnings: planWarnings(members) },
-      };
+      if (!parsed.ok) return badDefinition(parsed.problems);
+      const members = membersOf(cluster, hosts, parsed.spec);
+      return planned(parsed.spec, planJoin(parsed.spec, members), members);
     }
     case 'GET /plan': {
       const spec = cluster.spec();
       const plan = cluster.plan();
       if (!spec || !plan) return NO_CLUSTER;
-      if (!plan.ok)
-        return {
-          status: 409,
-          body: { error: 'the cluster cannot be planned', problems: listed(plan.problems) },
-        };
-      return {
-        status: 200,
-        body: { plan: formatJoinPlan(spec, plan.plan), warnings: planWarnings(cluster.members(hosts)) },
-      };
+      return planned(spec, plan, cluster.members(hosts), 409);
     }
     case 'POST /up': {
       if (!cluster.spec()) return NO_CLUSTER;

@@ -16,6 +16,7 @@ import {
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { InputError, OperationError } from '../common/diagnostics.ts';
+import { procStat } from '../common/proc-stat.ts';
 import { statePaths } from './state-paths.ts';
 
 /** How many start-up backups of the database are kept. */
@@ -90,15 +91,7 @@ function ownerAlive(pid: number, recordedStart: string | undefined): boolean {
 
 /** The process's start time in clock ticks after boot (/proc/PID/stat field 22), or undefined if it is gone. */
 export function processStartTime(pid: number): number | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) is in parentheses and may contain spaces: count fields after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const start = Number(fields[19]);
+  const start = Number(procStat(pid)?.startTicks);
   return Number.isFinite(start) ? start : undefined;
 }
 

@@ -311,8 +311,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(text),
-    // A refused body is not worth keeping the connection for.
-    ...(status === 413 && { Connection: 'close' }),
+    // No `Connection: close` on a 413: closing while the client still sends its body makes it fail with
+    // EPIPE before it reads the answer. readBody drains what is left (up to DRAIN_LIMIT, then destroys).
   });
   res.end(text);
 }

@@ -263,9 +263,11 @@ export class ClusterManager {
 
   /** Provisions every host of a wave whose gate is passed and that is still available; returns them. */
   rollout(): string[] {
+    // Runs every round: without a rollout under way, no plan (it parses every host's network data).
     const text = this.o.store.getClusterValue(ROLLOUT_KEY);
+    if (!text) return [];
     const plan = this.plan();
-    if (!text || !plan?.ok) return [];
+    if (!plan?.ok) return [];
     const { image } = JSON.parse(text) as { image: string };
     const hosts = new Map(this.o.store.listHosts().map((h) => [h.name, h]));
     const initializerProvisioned = hosts.get(plan.plan.initializer)?.state === 'provisioned';

@@ -15,6 +15,8 @@ const GUEST_TESTS = ['test/e2e/', 'test/installer/installer-boot.test.ts', 'test
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+/** Names of what failed, repeated just above the last line so a truncated log still says what. */
+const failures = [];
 
 function step(name, cmd, cmdArgs) {
   process.stdout.write(`== ${name}\n`);
@@ -22,6 +24,7 @@ function step(name, cmd, cmdArgs) {
   if (r.status === 0) passed++;
   else {
     failed++;
+    failures.push(`${name} (exit ${r.status ?? r.signal})`);
     process.stdout.write(`FAILED: ${name} (exit ${r.status ?? r.signal})\n`);
   }
 }
@@ -44,8 +47,18 @@ function vitest(name, vitestArgs) {
     skipped += result.numPendingTests + result.numTodoTests;
     // A file that failed to load has no tests to count: count it as one failure.
     for (const file of result.testResults) {
+      const where = path.relative(process.cwd(), file.name);
+      for (const test of file.assertionResults) {
+        if (test.status === 'failed') {
+          const why = (test.failureMessages ?? []).join(' ').split('\n')[0].slice(0, 300);
+          failures.push(`${where} > ${test.fullName}: ${why}`);
+        } else if (process.env.CI === 'true' && ['pending', 'skipped', 'todo'].includes(test.status)) {
+          failures.push(`${where} > ${test.fullName}: skipped`);
+        }
+      }
       if (file.status === 'failed' && file.assertionResults.length === 0) {
         failed++;
+        failures.push(`${where}: failed to load`);
         process.stdout.write(`FAILED to load: ${file.name}\n${file.message}\n`);
       }
     }
@@ -78,5 +91,7 @@ if (process.env.CI === 'true' && skipped > 0) {
   process.stdout.write(`${skipped} test(s) skipped: in CI every test must run\n`);
   failed += skipped;
 }
+if (failures.length > 0)
+  process.stdout.write(`== what failed\n${failures.map((f) => `FAILED ${f}`).join('\n')}\n`);
 process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
 process.exit(failed === 0 ? 0 : 1);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { DEFAULT_REMEDIATION, type RemediationPolicy } from '../cluster/remediation.ts';
 import { InputError, OperationError } from '../common/diagnostics.ts';
 import { mountConsole } from '../console/index.ts';
 import { HostActions } from './actions.ts';
@@ -43,6 +44,8 @@ export interface ServiceOptions {
   logFormat?: LogFormat;
   /** Restore the newest good backup of a damaged database first (`serve --repair`), under the lock. */
   repair?: boolean;
+  /** When a NotReady node is power-cycled (default DEFAULT_REMEDIATION: Metal3's reboot strategy timings). */
+  remediation?: Partial<RemediationPolicy>;
 }
 
 export interface HttpLimits {
@@ -112,6 +115,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     powerCycle: (host) => powerCycle(host),
     provision: (host, image) => provision(host, image),
     event: (host, level, reason, message) => transitions.event(host, level, reason, message),
+    ...(o.remediation && { policy: { ...DEFAULT_REMEDIATION, ...o.remediation } }),
   });
   const hostMedia = new HostMedia({
     stateDir: o.stateDir,

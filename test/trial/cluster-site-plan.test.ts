@@ -7,6 +7,7 @@ import { clusterFromDefinition } from '../../src/cluster/from-definition.ts';
 import { formatJoinPlan, planJoin } from '../../src/cluster/join-plan.ts';
 import { YamlSource } from '../../src/common/yaml-cursor.ts';
 import { parseDefinition } from '../../src/definition/parse.ts';
+import type { Kubernetes } from '../../src/definition/types.ts';
 import { installerNetwork } from '../../src/installer/installer-network.ts';
 import { parseHostFile } from '../../src/network/parse.ts';
 import { parseInventory } from '../../src/service/inventory.ts';
@@ -53,7 +54,7 @@ describe('the site definition', () => {
       { hostname: 'host-2', type: 'server', initializer: false },
       { hostname: 'host-3', type: 'agent', initializer: false },
     ]);
-    expect(clusterFromDefinition(parsed.kubernetes!, 'site')).toEqual({
+    expect(clusterFromDefinition(parsed.kubernetes as Kubernetes, 'site')).toEqual({
       name: 'site',
       version: 'v1.32.4+rke2r1',
       apiVIPs: [VIP],

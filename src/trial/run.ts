@@ -43,14 +43,14 @@ export interface TrialResult {
   ok: boolean;
 }
 
-interface TimelinePhase {
+export interface TimelinePhase {
   state: string;
   durationMs: number;
   result: string;
   steps: { step: string; durationMs: number; result: string; message?: string }[];
 }
 
-interface HostView {
+export interface HostView {
   name: string;
   state: string;
   step?: string;
@@ -86,19 +86,13 @@ export async function runTrial(o: TrialOptions): Promise<TrialResult> {
   const mediaDir = path.join(o.workDir, 'media');
   await mkdir(mediaDir, { recursive: true });
 
-  o.log(`building ${o.definitionFile}`);
-  const report = await buildImage({
-    configDir: o.configDir,
-    definitionFile: o.definitionFile,
-    buildRoot: path.join(o.workDir, '_build'),
-    onStep: (step, i, total) => o.log(`  build ${i + 1}/${total}: ${step.title}`),
-  });
-  const output = report.outputs.find((f) => f.role === 'image') ?? report.outputs[0];
-  if (!output) throw new OperationError('the build produced no image');
-  const imageName = path.basename(output.path);
-  await link(output.path, path.join(mediaDir, imageName));
-  await link(`${output.path}.sha256`, path.join(mediaDir, `${imageName}.sha256`));
-  o.log(`built ${imageName} (${formatBytes(output.bytes)}) in ${(report.durationMs / 1000).toFixed(1)} s`);
+  const { output, report, imageName } = await buildIntoMedia(
+    o.configDir,
+    o.definitionFile,
+    o.workDir,
+    mediaDir,
+    o.log,
+  );
 
   const port = await freePort();
   const lab = await startLab({ hosts: o.hosts, backend: 'qemu', stateDir: path.join(o.workDir, 'lab') });
@@ -182,11 +176,35 @@ export async function runTrial(o: TrialOptions): Promise<TrialResult> {
   }
 }
 
+/** Builds the definition and links the image and its checksum into the service's media dir. */
+export async function buildIntoMedia(
+  configDir: string,
+  definitionFile: string,
+  workDir: string,
+  mediaDir: string,
+  log: (line: string) => void,
+) {
+  log(`building ${definitionFile}`);
+  const report = await buildImage({
+    configDir,
+    definitionFile,
+    buildRoot: path.join(workDir, '_build'),
+    onStep: (step, i, total) => log(`  build ${i + 1}/${total}: ${step.title}`),
+  });
+  const output = report.outputs.find((f) => f.role === 'image') ?? report.outputs[0];
+  if (!output) throw new OperationError('the build produced no image');
+  const imageName = path.basename(output.path);
+  await link(output.path, path.join(mediaDir, imageName));
+  await link(`${output.path}.sha256`, path.join(mediaDir, `${imageName}.sha256`));
+  log(`built ${imageName} (${formatBytes(output.bytes)}) in ${(report.durationMs / 1000).toFixed(1)} s`);
+  return { report, output, imageName };
+}
+
 /**
  * Polls until every host is in one of `states` (returns their views) or the deadline passes (throws with
  * where each host stands). Prints each change of state, step, progress or error once.
  */
-async function waitForStates(
+export async function waitForStates(
   api: ServiceClient,
   names: string[],
   states: string[],
@@ -213,7 +231,7 @@ async function waitForStates(
   }
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
+import { stringify } from 'yaml';
 import { procStat } from '../common/proc-stat.ts';
 
 export interface SiteNetworkOptions {
@@ -47,7 +48,9 @@ export interface SiteNetwork {
 
 export const NAMESPACE_PREFIX = 'outpost-site-';
 const SERVER_BASE = 10;
-const SERVER_MAX = 89;
+/** Servers take .10-.99. */
+export const SITE_SERVERS_MAX = 90;
+const SERVER_MAX = SITE_SERVERS_MAX - 1;
 const VIP_HOST = 100;
 const GATEWAY_HOST = 1;
 const BRIDGE = 'site-br';
@@ -116,6 +119,39 @@ export function siteAddresses(subnet: Ipv4Prefix): {
       return formatIpv4(subnet.base + SERVER_BASE + n);
     },
   };
+}
+
+/**
+ * nmstate network data (Metal3's format) for a lab host on the site network: the first NIC keeps DHCP from
+ * QEMU's user network (default route, media and callbacks), the site NIC gets its static address and no
+ * route beyond its /24. Both are matched by MAC; the names only label them.
+ */
+export function siteHostNetworkData(o: {
+  bootMac: string;
+  siteMac: string;
+  address: string;
+  prefixLength: number;
+}): string {
+  return stringify({
+    interfaces: [
+      {
+        name: 'eth0',
+        type: 'ethernet',
+        state: 'up',
+        'mac-address': o.bootMac,
+        ipv4: { enabled: true, dhcp: true },
+        ipv6: { enabled: false },
+      },
+      {
+        name: 'eth1',
+        type: 'ethernet',
+        state: 'up',
+        'mac-address': o.siteMac,
+        ipv4: { enabled: true, dhcp: false, address: [{ ip: o.address, 'prefix-length': o.prefixLength }] },
+        ipv6: { enabled: false },
+      },
+    ],
+  });
 }
 
 export interface SiteOwner {

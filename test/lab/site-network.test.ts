@@ -13,8 +13,10 @@ import {
   prefixesOverlap,
   type SiteNetwork,
   siteAddresses,
+  siteHostNetworkData,
   siteNames,
 } from '../../src/lab/site-network.ts';
+import { parseHostFile } from '../../src/network/parse.ts';
 
 const MODULE = path.join(import.meta.dirname, '../../src/lab/site-network.ts');
 
@@ -189,4 +191,20 @@ describe('site network in namespaces (host, root)', () => {
       await next.close();
     }
   }, 60_000);
+});
+
+describe('site network: host network data', () => {
+  it('is nmstate the image accepts: DHCP on the boot NIC, the static site address on the other', () => {
+    const text = siteHostNetworkData({
+      bootMac: '52:54:00:6c:00:01',
+      siteMac: '52:54:00:6d:00:01',
+      address: '10.231.7.10',
+      prefixLength: 24,
+    });
+    const parsed = parseHostFile('host-1.yaml', text);
+    expect(parsed.diagnostics).toEqual([]);
+    expect(text).toContain('52:54:00:6d:00:01');
+    expect(text).toContain('ip: 10.231.7.10');
+    expect(text).not.toContain('routes');
+  });
 });

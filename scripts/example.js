@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// `npm run example`: a whole virtual site on this machine from example.yaml — the image is built, the
-// management service and a lab of two QEMU servers start, both servers are provisioned over Redfish
-// virtual media, and the timeline is printed (`outpost trial`). The example's base image (a small Debian
+// `npm run example`: a whole virtual site on this machine from example.yaml (`outpost trial`) — one image
+// is built with an RKE2 node in it (the lab's stand-in release), the management service and a lab of three
+// QEMU servers on a site network start, the service provisions them over Redfish virtual media and tracks
+// the cluster until every node is Ready, then the timeline, `cluster describe` and kubectl's
+// `get nodes -o wide` are printed. The example's base image (a small Debian
 // 12 made from Debian packages) is created on first use from the same builder the tests use, and
 // refreshed when that builder changes. `--base-only` stops after the base image.
 import { spawnSync } from 'node:child_process';

@@ -255,7 +255,7 @@ export async function runClusterTrial(o: ClusterTrialOptions): Promise<ClusterTr
  * HelmCharts are stored by the stand-in, never installed), and a kubectl for the guests. Returns the
  * definition's file name in it.
  */
-async function writeSiteConfigDir(
+export async function writeSiteConfigDir(
   o: ClusterTrialOptions,
   dir: string,
   settings: ClusterSiteSettings,
@@ -275,8 +275,10 @@ async function writeSiteConfigDir(
   await writeFile(path.join(dir, definitionFile), stringify(clusterSiteDefinition(definition, settings)));
 
   // The user's inputs, copied (links kept as links: the build refuses those that leave the config dir).
+  // Not network/: the site's hosts get their network from the inventory, through their config drives,
+  // as with Metal3; host files of another site would only name hosts this one does not have.
   for (const folder of INPUT_FOLDERS) {
-    if (folder === 'base-images' || folder === '_build') continue;
+    if (folder === 'base-images' || folder === '_build' || folder === 'network') continue;
     const from = path.join(source, folder);
     if (!(await lstat(from).catch(() => undefined))?.isDirectory()) continue;
     await cp(from, path.join(dir, folder), { recursive: true, verbatimSymlinks: true });

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -6,17 +8,20 @@ import { nodeAddresses } from '../../src/cluster/addresses.ts';
 import { clusterFromDefinition } from '../../src/cluster/from-definition.ts';
 import { formatJoinPlan, planJoin } from '../../src/cluster/join-plan.ts';
 import { YamlSource } from '../../src/common/yaml-cursor.ts';
+import { loadDefinition } from '../../src/definition/load.ts';
 import { parseDefinition } from '../../src/definition/parse.ts';
 import type { Kubernetes } from '../../src/definition/types.ts';
 import { installerNetwork } from '../../src/installer/installer-network.ts';
 import { parseHostFile } from '../../src/network/parse.ts';
 import { parseInventory } from '../../src/service/inventory.ts';
+import { writeSiteConfigDir } from '../../src/trial/cluster-site.ts';
 import {
   CLUSTER_SITE_NODES,
   clusterNodeNetworkData,
   clusterSiteDefinition,
   clusterSiteInventory,
 } from '../../src/trial/cluster-site-plan.ts';
+import { copyExampleConfigDir } from '../e2e/support/example-image.ts';
 
 /*
  * The 3-server site's definition and inventory, read back by the parsers the builder, the service and the
@@ -154,5 +159,58 @@ describe('the site inventory', () => {
       'host-2 has no NIC on the site network',
     );
     expect(() => clusterSiteInventory(labHosts.slice(0, 2), network)).toThrow('the lab has no host host-3');
+  });
+});
+
+describe('the site config dir', () => {
+  it("holds the user's inputs, the site definition, the RKE2 stand-in, the VIP charts and a guest kubectl, and validates", async () => {
+    const work = await mkdtemp(path.join(tmpdir(), 'outpost-site-config-'));
+    try {
+      const source = path.join(work, 'source');
+      await mkdir(source);
+      await copyExampleConfigDir(source);
+      const dir = path.join(work, 'config');
+      const kubectl = path.join(work, 'kubectl');
+      await writeFile(kubectl, '#!/bin/sh\n', { mode: 0o755 });
+      const file = await writeSiteConfigDir(
+        {
+          configDir: source,
+          definitionFile: 'example.yaml',
+          workDir: work,
+          timeoutMs: 1,
+          log: () => {},
+          guestKubectl: kubectl,
+        },
+        dir,
+        { version: 'v1.32.4+rke2r1', apiVIP: VIP, nodes: CLUSTER_SITE_NODES },
+      );
+      expect(file).toBe('example.yaml');
+      const result = await loadDefinition({ configDir: dir, definitionFile: file, env: {} });
+      expect(result.diagnostics).toEqual([]);
+      expect(result.loaded?.definition.kubernetes?.network?.apiVIP).toBe(VIP);
+      expect((await readdir(path.join(dir, 'kubernetes/helm/charts'))).sort()).toEqual([
+        'endpoint-copier-operator-0.2.1.tgz',
+        'metallb-0.1.0+up0.14.9.tgz',
+      ]);
+      expect(await readdir(path.join(dir, 'kubernetes/install'))).toContain('rke2.linux-amd64.tar.gz');
+      expect((await stat(path.join(dir, 'os-files/usr/local/bin/kubectl'))).mode & 0o777).toBe(0o755);
+      // The other site's host files stay out: the inventory's network data is what names and addresses hosts.
+      expect(await readdir(dir)).not.toContain('network');
+      await expect(
+        writeSiteConfigDir(
+          {
+            configDir: source,
+            definitionFile: '../outside.yaml',
+            workDir: work,
+            timeoutMs: 1,
+            log: () => {},
+          },
+          path.join(work, 'other'),
+          { version: 'v1.32.4+rke2r1', apiVIP: VIP, nodes: CLUSTER_SITE_NODES },
+        ),
+      ).rejects.toThrow('must be inside the config dir');
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
   });
 });

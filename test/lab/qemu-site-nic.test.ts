@@ -78,7 +78,11 @@ describe('QEMU lab server on the site network', () => {
       await client.setBootOnce('Cd');
       await client.power('on');
       await waitReady(host.serialLog!, round);
-      await pingUntilAnswered(host.siteAddress!);
+      await pingUntilAnswered(host.siteAddress!).catch(async (error: Error) => {
+        const console = (await readFile(host.serialLog!, 'utf8')).slice(-3000);
+        const bridge = (await execa('ip', ['-n', site.namespace, '-br', 'link'])).stdout;
+        throw new Error(`${error.message}\nbridge:\n${bridge}\nguest console:\n${console}`);
+      });
       const neighbour = (await execa('ip', ['neigh', 'show', host.siteAddress!])).stdout;
       expect(neighbour).toContain(`lladdr ${host.siteMac}`);
       expect(neighbour).toContain(`dev os-`);

@@ -14,8 +14,9 @@ import {
 import { copyExampleConfigDir } from './support/example-image.ts';
 
 /*
- * Covers README.md's quick start `npm run example` (scripts/example.js runs `outpost trial` on example.yaml,
- * which is this same trial) and the cluster end to end:
+ * Covers README.md's quick start `bash scripts/install-deps.sh && npm install && npm run example`: CI runs
+ * the first two (.ci/run); `npm run example` (scripts/example.js) runs `outpost trial` on example.yaml,
+ * which is this same trial. And the cluster end to end:
  *
  * The example built once (plus the site's kubernetes section and the lab's RKE2 stand-in) into one golden
  * image; a lab of three QEMU servers behind emulated Redfish BMCs, each with a second NIC on the lab's site

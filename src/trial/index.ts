@@ -14,4 +14,5 @@ export {
   runClusterTrial,
   type SiteMoment,
 } from './cluster-site.ts';
+export { type FiguresInput, provisionFigures } from './figures.ts';
 export { formatTrial, runTrial, type TrialHostResult, type TrialOptions, type TrialResult } from './run.ts';

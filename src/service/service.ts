@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InputError, OperationError } from '../common/diagnostics.ts';
-import { mountConsole } from '../console/index.ts';
+import { mountConsole } from './console/index.ts';
 import { HostActions } from './actions.ts';
 import { createHandler, refuseMalformedTargets } from './api.ts';
 import { ClusterManager } from './cluster-manager.ts';

@@ -13,7 +13,7 @@ import {
 } from './lifecycle.ts';
 import type { Store } from './store.ts';
 import type { Transitions } from './transitions.ts';
-import type { HostRecord, PowerAction, Step } from './types.ts';
+import type { HostRecord, Operation, OperationStep, PowerAction, Step } from './types.ts';
 
 export interface ReconcilerOptions {
   store: Store;
@@ -190,7 +190,7 @@ export class Reconciler {
           onRetry: (attempt, attempts, reason) => {
             if (signal.aborted) return;
             const message = scrub(`retrying ${attempt}/${attempts}: ${reason}`);
-            const [state, step] = host.step
+            const [state, step]: [Operation['state'], OperationStep] = host.step
               ? [host.state, host.step]
               : ['power' as const, host.powerRequest ?? ''];
             store.noteOperation(host.name, state, step, message);

@@ -198,12 +198,18 @@ export interface HostEvent {
   message: string;
 }
 
+/**
+ * What an operation is about: a state's step (`''` for the state as a whole), or a power action (state
+ * `power`).
+ */
+export type OperationStep = HostStep | PowerAction;
+
 /** One row of the operation history: a state's step from start to end. */
 export interface Operation {
   id: number;
   hostName: string;
   state: HostState | 'power';
-  step: string;
+  step: OperationStep;
   startedAt: number;
   endedAt?: number;
   result: 'running' | 'succeeded' | 'failed' | 'abandoned';

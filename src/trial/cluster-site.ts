@@ -229,7 +229,7 @@ export async function runClusterTrial(o: ClusterTrialOptions): Promise<ClusterTr
       error = e instanceof Error ? e.message : String(e);
       o.log(`trial failed: ${error}`);
     }
-    const hosts = await hostResults(api, lab, inventory.hosts, upAt);
+    const hosts = await hostResults(api, lab, network, upAt);
     return {
       image,
       network: { subnet: network.subnet, vip: network.vip, gateway: network.gateway },
@@ -443,14 +443,14 @@ function openSite(
 async function hostResults(
   api: ServiceClient,
   lab: Lab,
-  inventory: Record<string, unknown>[],
+  network: SiteNetwork,
   upAt: number,
 ): Promise<ClusterTrialHost[]> {
   const { hosts } = await api.request<{
     hosts: { name: string; state: string; error?: { message: string } }[];
   }>('GET', '/hosts');
   const results: ClusterTrialHost[] = [];
-  for (const node of CLUSTER_SITE_NODES) {
+  for (const [index, node] of CLUSTER_SITE_NODES.entries()) {
     const h = hosts.find((x) => x.name === node.host);
     const { timeline } = await api.request<{ timeline: TimelinePhase[] }>(
       'GET',
@@ -461,13 +461,12 @@ async function hostResults(
       `/hosts/${node.host}/events`,
     );
     const firstReady = events.find((e) => e.reason === 'NodeReady');
-    const data = inventory.find((i) => i.name === node.host)?.networkData as string;
     const serialLog = lab.hosts.find((l) => l.name === node.host)?.serialLog;
     results.push({
       name: node.host,
       role: node.role,
       initializer: node.initializer,
-      siteAddress: /ip: ([\d.]+)/.exec(data)?.[1] ?? '',
+      siteAddress: network.serverAddress(index),
       state: h?.state ?? 'unknown',
       ...(h?.error && { error: h.error.message }),
       ...(firstReady && { readyMs: firstReady.time - upAt }),

@@ -267,14 +267,15 @@ export async function reclaimSiteNetworks(): Promise<string[]> {
 }
 
 export async function createSiteNetwork(o: SiteNetworkOptions = {}): Promise<SiteNetwork> {
-  await reclaimSiteNetworks();
+  // Options are checked before anything on the machine changes.
+  const requested = o.subnet === undefined ? undefined : parseSiteSubnet(o.subnet);
   const owner = procStat(process.pid);
   if (!owner) throw new Error('cannot read this process start time from /proc');
   const id = o.id ?? randomBytes(4).readUInt32BE().toString(36).slice(0, 6);
   const names = siteNames(id, { pid: process.pid, startTicks: owner.startTicks });
+  await reclaimSiteNetworks();
   if ((await listNamespaces()).some((n) => parseNamespaceName(n)?.id === id))
     throw new Error(`a site network with id '${id}' exists already`);
-  const requested = o.subnet === undefined ? undefined : parseSiteSubnet(o.subnet);
   const namespace = names.namespace;
   const taps = new Set<string>();
   let tapCount = 0;

@@ -4,7 +4,7 @@
  * (node-stream-zip). Entries are described as they are, links and devices included, so the caller can
  * refuse them; nothing here writes anything.
  */
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createZstdDecompress } from 'node:zlib';
@@ -25,8 +25,14 @@ export interface ArchiveEntry {
   content(): AsyncIterable<Buffer>;
 }
 
-/** A problem with the archive as a whole (not a kit, truncated, corrupt): the message says which. */
-export class ArchiveError extends Error {}
+/** A problem with the archive (not a kit, truncated, corrupt): the message says which; `entry` where. */
+export class ArchiveError extends Error {
+  readonly entry: string | undefined;
+  constructor(message: string, entry?: string) {
+    super(message);
+    this.entry = entry;
+  }
+}
 
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
@@ -85,28 +91,34 @@ async function forEachTarEntry(
   let chain: Promise<void> = Promise.resolve();
   let stopped = false;
   let failure: unknown;
+  let current: { entry: ReadEntry; read: boolean } | undefined;
+  let finish = () => {};
   const stop = () => {
     stopped = true;
     source.destroy();
     unzip.destroy();
+    // The file may have been read to its end already: its streams have nothing more to say.
+    finish();
   };
   if (onBytes) source.on('data', () => onBytes(source.bytesRead));
   parser.on('entry', (entry: ReadEntry) => {
     // The parser emits the next entry only after this one's content has been consumed.
     chain = chain.then(async () => {
       if (stopped) return void entry.resume();
-      let read = false;
+      const now = { entry, read: false };
+      current = now;
       try {
         const answer = await visit({
           name: entry.path,
           kind: TAR_KINDS[entry.type] ?? 'other',
           size: entry.size ?? 0,
           content: () => {
-            read = true;
+            now.read = true;
             return entry as unknown as AsyncIterable<Buffer>;
           },
         });
-        if (!read) entry.resume();
+        if (!now.read) entry.resume();
+        current = undefined;
         if (answer === 'stop') stop();
       } catch (error) {
         failure ??= error;
@@ -115,39 +127,48 @@ async function forEachTarEntry(
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
+  let unzipError: Error | undefined;
+  let broken: ArchiveError | undefined;
+  await new Promise<void>((resolve) => {
+    finish = resolve;
     const fail = (error: Error) => {
       if (stopped) return resolve();
-      reject(
-        new ArchiveError(
-          (error as NodeJS.ErrnoException).code?.startsWith('ERR_')
-            ? `is not a valid zstd stream: ${error.message}`
-            : `is not a valid tar archive: ${error.message}`,
-        ),
+      const name = current?.entry.path;
+      const where = name ? ` (while reading ${name})` : '';
+      broken ??= new ArchiveError(
+        error === unzipError
+          ? `is not a valid zstd stream${where}: ${error.message}`
+          : `is not a valid tar archive${where}: ${error.message}`,
+        name,
       );
+      // The entry being read will get no more data: end its reader with the error so nothing waits.
+      if (current?.read) current.entry.destroy(broken);
+      stop();
+      resolve();
     };
-    source.on('error', (e) => reject(e));
-    unzip.on('error', fail);
-    parser.on('error', fail);
-    source.on('close', () => {
-      if (stopped) resolve();
+    source.on('error', fail);
+    unzip.on('error', (error) => {
+      unzipError = error;
+      fail(error);
     });
+    parser.on('error', fail);
     parser.on('end', () => resolve());
     source.pipe(unzip).pipe(parser as unknown as NodeJS.WritableStream);
   });
   await chain;
+  if (broken) throw broken;
   if (failure) throw failure;
 }
 
-const S_IFMT = 0o170000;
-const ZIP_KINDS: Record<number, EntryKind> = {
-  16807: 'file',
-  9604: 'directory',
-  21609: 'symlink',
-  4802: 'device',
-  14406: 'device',
-  2401: 'fifo',
-};
+const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO } = constants;
+const ZIP_KINDS = new Map<number, EntryKind>([
+  [S_IFREG, 'file'],
+  [S_IFDIR, 'directory'],
+  [S_IFLNK, 'symlink'],
+  [S_IFCHR, 'device'],
+  [S_IFBLK, 'device'],
+  [S_IFIFO, 'fifo'],
+]);
 
 async function forEachZipEntry(
   file: string,
@@ -177,7 +198,7 @@ async function forEachZipEntry(
         ? 'directory'
         : type === 0
           ? 'file' // made on a system without Unix modes
-          : (ZIP_KINDS[type] ?? 'other');
+          : (ZIP_KINDS.get(type) ?? 'other');
       const answer = await visit({
         name: entry.name,
         kind,
@@ -198,11 +219,11 @@ async function* zipContent(zip: InstanceType<typeof StreamZip.async>, name: stri
   try {
     stream = (await zip.stream(name)) as unknown as Readable;
   } catch (error) {
-    throw new ArchiveError(`entry ${name} cannot be read: ${(error as Error).message}`);
+    throw new ArchiveError(`cannot be read: ${(error as Error).message}`, name);
   }
   try {
     for await (const chunk of stream) yield chunk as Buffer;
   } catch (error) {
-    throw new ArchiveError(`entry ${name} is corrupt: ${(error as Error).message}`);
+    throw new ArchiveError(`is corrupt: ${(error as Error).message}`, name);
   }
 }

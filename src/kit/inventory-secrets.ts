@@ -71,7 +71,10 @@ export function stripSecrets(files: { name: string; text: string; readFile: (fil
       const key = `${String(doc.getIn(['metadata', 'namespace']) ?? 'default')}/${String(doc.getIn(['metadata', 'name']))}`;
       if (!credentialSecrets.has(key)) return true;
       // A credentials Secret may carry other keys (network data): those stay.
-      for (const field of ['data', 'stringData']) for (const k of CREDENTIAL_KEYS) doc.deleteIn([field, k]);
+      for (const field of ['data', 'stringData']) {
+        const values = doc.get(field);
+        if (isMap(values)) for (const k of CREDENTIAL_KEYS) values.delete(k);
+      }
       return ['data', 'stringData'].some((field) => {
         const value = doc.get(field);
         return isMap(value) && value.items.length > 0;

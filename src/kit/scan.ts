@@ -159,7 +159,7 @@ export async function scanKit(kit: string, o: ScanOptions = {}): Promise<ScanRes
   } catch (error) {
     if (error instanceof Stop) return result;
     if (error instanceof ArchiveError) {
-      result.problems.push({ path: '', message: error.message });
+      result.problems.push({ path: error.entry ?? '', message: error.message });
       return result;
     }
     throw error;

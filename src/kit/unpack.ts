@@ -7,6 +7,7 @@
  */
 import { lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { stopPoint } from '../build/test-stop.ts';
 import { joinInside } from '../common/contained-fs.ts';
 import { InputError, OperationError } from '../common/diagnostics.ts';
 import { type KitFile, type KitManifest, MANIFEST_NAME, parseMode } from './manifest.ts';
@@ -52,6 +53,7 @@ export async function unpackKit(
   }
   await mkdir(path.dirname(target), { recursive: true });
   let kept = 0;
+  let written = 0;
   const sink: EntrySink = {
     async manifest(_manifest, text) {
       const earlier = await readFile(path.join(partial, MANIFEST_NAME), 'utf8').catch(() => undefined);
@@ -86,6 +88,8 @@ export async function unpackKit(
           await handle.sync();
           await handle.close();
           await rename(tmp, dest);
+          // Crash-safety tests kill the unpack here (OUTPOST_TEST_STOP_AT=unpack:written-N).
+          stopPoint(`unpack:written-${++written}`);
         },
         discard: async () => {
           await handle.close().catch(() => {});

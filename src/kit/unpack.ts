@@ -79,11 +79,15 @@ export async function unpackKit(
       await mkdir(path.dirname(dest), { recursive: true, mode: 0o755 });
       const tmp = path.join(temp, `${process.pid}-${kept}-${Math.random().toString(36).slice(2)}`);
       const handle = await open(tmp, 'wx', 0o600);
+      let position = 0;
       return {
         write: async (chunk) => {
-          await handle.write(chunk);
+          // Runs of zeros stay holes: a disk image unpacks as sparse as it was built.
+          if (!isZeros(chunk)) await handle.write(chunk, 0, chunk.length, position);
+          position += chunk.length;
         },
         commit: async () => {
+          await handle.truncate(position);
           await handle.chmod(parseMode(file.mode));
           await handle.sync();
           await handle.close();
@@ -152,6 +156,15 @@ async function syncFolder(folder: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+const ZEROS = Buffer.alloc(1 << 20);
+function isZeros(chunk: Buffer): boolean {
+  for (let at = 0; at < chunk.length; at += ZEROS.length) {
+    const part = chunk.subarray(at, at + ZEROS.length);
+    if (!part.equals(ZEROS.subarray(0, part.length))) return false;
+  }
+  return true;
 }
 
 async function exists(file: string): Promise<boolean> {

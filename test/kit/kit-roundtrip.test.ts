@@ -255,3 +255,11 @@ credentials:
     expect(inventory.hosts[1]!.spec.role).toBe('agent');
   });
 });
+
+it('has --help for kit and each of its commands', async () => {
+  for (const args of [['kit'], ['kit', 'create'], ['kit', 'verify'], ['kit', 'unpack'], ['kit', 'import']]) {
+    const help = await cli([...args, '--help']);
+    expect(help.code, args.join(' ')).toBe(0);
+    expect(help.stdout).toContain(`Usage: outpost ${args.join(' ')}`);
+  }
+});

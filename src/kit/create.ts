@@ -19,6 +19,7 @@ import { findInside, readOperatorFile, walkInside } from '../common/contained-fs
 import { type Diagnostic, InputError, OperationError } from '../common/diagnostics.ts';
 import { isSafePathComponent } from '../common/names.ts';
 import { INPUT_FOLDERS } from '../definition/checks/output-image.ts';
+import { loadDefinition } from '../definition/load.ts';
 import { loadInventoryFiles } from '../service/inventory.ts';
 import type { KitFormat } from './archive.ts';
 import { stripSecrets } from './inventory-secrets.ts';
@@ -73,6 +74,7 @@ export async function createKit(o: CreateKitOptions): Promise<CreatedKit> {
   if (!(await stat(outDir).catch(() => undefined))?.isDirectory())
     throw new InputError(`--output ${o.output}: the folder ${outDir} does not exist`);
   await reclaimDeadRuns(outDir, base, o.onStep);
+  await checkDefinition(o);
 
   const sources = [...(await configSources(o)), ...(await imageSources(o.images))];
   const inventory = inventorySources(o.inventories);
@@ -153,6 +155,25 @@ export async function createKit(o: CreateKitOptions): Promise<CreatedKit> {
     await rm(stage, { recursive: true, force: true });
     await rm(temp, { force: true });
   }
+}
+
+/**
+ * A kit carries a definition the site can build from: it is checked exactly as `outpost validate` checks
+ * it. Without base images in the kit, the base image need not be on this machine either.
+ */
+async function checkDefinition(o: CreateKitOptions): Promise<void> {
+  const { diagnostics } = await loadDefinition({
+    configDir: o.configDir,
+    definitionFile: o.definitionFile,
+    env: process.env,
+  });
+  const problems = diagnostics.filter(
+    (d) =>
+      o.baseImages !== false ||
+      !(d.path === 'image.baseImage' && d.message.startsWith('base image not found')),
+  );
+  if (problems.length)
+    throw new InputError(`the definition has ${problems.length} problem(s); no kit was made:`, problems);
 }
 
 /** The definition and the config dir's input folders (as the builder reads them), below `config/`. */

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { OUTPOST, tempDir, waitFor } from '../service/helpers.ts';
@@ -14,7 +14,7 @@ afterAll(() => tmp.cleanup());
 it('an unpack killed mid-way leaves no folder, and a rerun keeps the verified files and completes', async () => {
   const config = path.join(tmp.dir, 'site');
   mkdirSync(path.join(config, 'custom/files'), { recursive: true });
-  writeFileSync(path.join(config, 'site.yaml'), 'apiVersion: 1.3\n');
+  copyFileSync(path.resolve(import.meta.dirname, '../../example.yaml'), path.join(config, 'site.yaml'));
   for (let i = 0; i < 8; i++)
     writeFileSync(path.join(config, `custom/files/blob-${i}`), randomBytes(256 * 1024));
   const kit = path.join(tmp.dir, 'site.kit');
@@ -25,6 +25,7 @@ it('an unpack killed mid-way leaves no folder, and a rerun keeps the verified fi
     config,
     '--definition-file',
     'site.yaml',
+    '--no-base-images',
     '--output',
     kit,
   ]);

@@ -263,3 +263,25 @@ it('has --help for kit and each of its commands', async () => {
     expect(help.stdout).toContain(`Usage: outpost ${args.join(' ')}`);
   }
 });
+
+it('refuses a definition that does not validate, with its diagnostics (exit 2, no kit)', async () => {
+  const { existsSync } = await import('node:fs');
+  const broken = path.join(site.config, 'broken.yaml');
+  writeFileSync(broken, 'apiVersion: 1.3\nimage:\n  imageType: floppy\n');
+  const out = path.join(tmp.dir, 'broken.kit');
+  const made = await cli([
+    'kit',
+    'create',
+    '--config-dir',
+    site.config,
+    '--definition-file',
+    'broken.yaml',
+    '--output',
+    out,
+  ]);
+  expect(made.code).toBe(2);
+  expect(made.stderr).toMatch(/broken\.yaml:3:\d+: image\.imageType/);
+  expect(existsSync(out)).toBe(false);
+  const { rmSync } = await import('node:fs');
+  rmSync(broken);
+});

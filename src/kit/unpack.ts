@@ -56,7 +56,12 @@ export async function unpackKit(
   let written = 0;
   const sink: EntrySink = {
     async manifest(_manifest, text) {
-      const earlier = await readFile(path.join(partial, MANIFEST_NAME), 'utf8').catch(() => undefined);
+      // Only a real folder of this user is resumed: never one reached through a link, never another's.
+      const found = await lstat(partial).catch(() => undefined);
+      const ours = found?.isDirectory() === true && found.uid === process.getuid?.();
+      const earlier = ours
+        ? await readFile(path.join(partial, MANIFEST_NAME), 'utf8').catch(() => undefined)
+        : undefined;
       if (earlier !== text) {
         // Another kit's (or no) earlier run: start over.
         await rm(partial, { recursive: true, force: true });

@@ -157,3 +157,18 @@ it('the CLI exits 2 with the reason and leaves no folder', async () => {
   expect(verified.code).toBe(1);
   expect(JSON.parse(verified.stdout).ok).toBe(false);
 });
+
+it('never resumes into a partial folder that is a link to elsewhere', async () => {
+  const { mkdirSync, symlinkSync, readdirSync: list, lstatSync } = await import('node:fs');
+  const kit = path.join(tmp.dir, 'linked-partial.kit');
+  writeFileSync(kit, tar(manifest(), good));
+  const elsewhere = path.join(tmp.dir, 'elsewhere');
+  mkdirSync(elsewhere);
+  // Someone placed the partial folder as a link, with this kit's manifest in it.
+  writeFileSync(path.join(elsewhere, 'outpost-kit.json'), manifest().data);
+  symlinkSync(elsewhere, path.join(tmp.dir, '.linked-into.kit-partial'));
+  const result = await unpackKit(kit, path.join(tmp.dir, 'linked-into'));
+  expect(result.files).toBe(1);
+  expect(list(elsewhere)).toEqual(['outpost-kit.json']);
+  expect(lstatSync(path.join(tmp.dir, 'linked-into')).isDirectory()).toBe(true);
+});

@@ -19,7 +19,7 @@ import { findInside, readOperatorFile, walkInside } from '../common/contained-fs
 import { type Diagnostic, InputError, OperationError } from '../common/diagnostics.ts';
 import { isSafePathComponent } from '../common/names.ts';
 import { INPUT_FOLDERS } from '../definition/checks/output-image.ts';
-import { loadDefinition } from '../definition/load.ts';
+import { loadDefinition } from '../build/load-definition.ts';
 import { loadInventoryFiles } from '../service/inventory.ts';
 import type { KitFormat } from './archive.ts';
 import { stripSecrets } from './inventory-secrets.ts';

@@ -15,11 +15,11 @@ import { mkdir, open, readdir, rename, rm, stat, symlink, writeFile } from 'node
 import path from 'node:path';
 import { execa } from 'execa';
 import { create as createTar } from 'tar';
+import { loadDefinition } from '../build/load-definition.ts';
 import { findInside, readOperatorFile, walkInside } from '../common/contained-fs.ts';
 import { type Diagnostic, InputError, OperationError } from '../common/diagnostics.ts';
 import { isSafePathComponent } from '../common/names.ts';
 import { INPUT_FOLDERS } from '../definition/checks/output-image.ts';
-import { loadDefinition } from '../build/load-definition.ts';
 import { loadInventoryFiles } from '../service/inventory.ts';
 import type { KitFormat } from './archive.ts';
 import { stripSecrets } from './inventory-secrets.ts';

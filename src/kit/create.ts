@@ -16,6 +16,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { create as createTar } from 'tar';
 import { loadDefinition } from '../build/load-definition.ts';
+import { stopPoint } from '../build/test-stop.ts';
 import { findInside, readOperatorFile, walkInside } from '../common/contained-fs.ts';
 import { type Diagnostic, InputError, OperationError } from '../common/diagnostics.ts';
 import { isSafePathComponent } from '../common/names.ts';
@@ -129,6 +130,8 @@ export async function createKit(o: CreateKitOptions): Promise<CreatedKit> {
     o.onStep?.(`packing ${names.length} entries as ${o.format}`);
     if (o.format === 'zip') await packZip(stage, temp, names);
     else await packTar(stage, temp, names);
+    // Crash-safety tests kill the run here (OUTPOST_TEST_STOP_AT=kit-create:packed).
+    stopPoint('kit-create:packed');
     o.onStep?.('checking the kit against its manifest');
     const check = await scanKit(temp, {
       ...(o.onProgress && { onProgress: (d: number, t: number) => o.onProgress!('check', d, t) }),

@@ -71,3 +71,45 @@ it('an unpack killed mid-way leaves no folder, and a rerun keeps the verified fi
   expect(existsSync(path.join(tmp.dir, '.unpacked.kit-tmp'))).toBe(false);
   expect((await cli(['kit', 'verify', into])).code).toBe(0);
 });
+
+it('a kit create killed after packing publishes nothing, and the next run reclaims what it left', async () => {
+  const config = path.join(tmp.dir, 'site');
+  const out = path.join(tmp.dir, 'out');
+  mkdirSync(out);
+  const kit = path.join(out, 'site.kit');
+  const args = [
+    'kit',
+    'create',
+    '--config-dir',
+    config,
+    '--definition-file',
+    'site.yaml',
+    '--no-base-images',
+    '--output',
+    kit,
+  ];
+  const child = spawn(process.execPath, [OUTPOST, ...args], {
+    env: { ...process.env, OUTPOST_TEST_STOP_AT: 'kit-create:packed' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  await waitFor('kit create to stop after packing', () => stderr.includes('stopped at kit-create:packed'), {
+    timeoutMs: 30_000,
+    describe: () => stderr,
+  });
+  child.kill('SIGKILL');
+  await exited;
+  const { readdirSync } = await import('node:fs');
+  const left = readdirSync(out).sort();
+  expect(left).toEqual([`.site.kit.partial-${child.pid}`, `.site.kit.stage-${child.pid}`]);
+
+  const rerun = await cli(args);
+  expect(rerun.code, rerun.stderr).toBe(0);
+  expect(rerun.stderr).toContain(`reclaimed: removed ${path.join(out, `.site.kit.partial-${child.pid}`)}`);
+  expect(readdirSync(out).sort()).toEqual(['site.kit', 'site.kit.sha256']);
+  expect((await cli(['kit', 'verify', kit])).code).toBe(0);
+});

@@ -25,6 +25,7 @@ import { loadInventoryFiles } from '../service/inventory.ts';
 import type { KitFormat } from './archive.ts';
 import { stripSecrets } from './inventory-secrets.ts';
 import {
+  entryNameProblem,
   formatMode,
   KIT_DIRS,
   KIT_FORMAT,
@@ -80,6 +81,22 @@ export async function createKit(o: CreateKitOptions): Promise<CreatedKit> {
   const sources = [...(await configSources(o)), ...(await imageSources(o.images))];
   const inventory = inventorySources(o.inventories);
   sources.push(...inventory.sources);
+  // The names a reader will refuse are refused here, naming the file (a newline, a backslash, ...).
+  const badNames = sources.flatMap((source) => {
+    const problem = entryNameProblem(source.path);
+    return problem
+      ? [
+          {
+            file: 'real' in source ? source.real : source.path,
+            line: 1,
+            col: 1,
+            path: '',
+            message: `${problem}: it cannot travel in a kit`,
+          },
+        ]
+      : [];
+  });
+  if (badNames.length) throw new InputError(`${badNames.length} file(s) cannot travel in a kit:`, badNames);
 
   // Hash everything first: the manifest leads the archive so a reader can check as it streams.
   const total = sources.reduce((n, s) => n + ('size' in s ? s.size : 0), 0);
@@ -326,9 +343,10 @@ async function packTar(stage: string, temp: string, names: string[]): Promise<vo
 }
 
 async function packZip(stage: string, temp: string, names: string[]): Promise<void> {
-  // Info-ZIP follows links by default (no -y), stores Unix modes, and uses zip64 for large files.
+  // Info-ZIP follows links by default (no -y), stores Unix modes, and uses zip64 for large files;
+  // -nw: a name with `*` or `?` is that file, never a pattern.
   try {
-    await execa('zip', ['-q', '-X', '-D', '-@', temp], { cwd: stage, input: `${names.join('\n')}\n` });
+    await execa('zip', ['-q', '-nw', '-X', '-D', '-@', temp], { cwd: stage, input: `${names.join('\n')}\n` });
   } catch (error) {
     throw new OperationError(
       `zip failed: ${(error as { shortMessage?: string }).shortMessage ?? (error as Error).message}`,

@@ -285,3 +285,29 @@ it('refuses a definition that does not validate, with its diagnostics (exit 2, n
   const { rmSync } = await import('node:fs');
   rmSync(broken);
 });
+
+it('refuses a config file whose name cannot travel (a newline), naming it', async () => {
+  const { rmSync, existsSync } = await import('node:fs');
+  const odd = path.join(site.config, 'custom/files/two\nlines');
+  writeFileSync(odd, 'x');
+  try {
+    const out = path.join(tmp.dir, 'odd.kit');
+    const made = await cli([
+      'kit',
+      'create',
+      '--config-dir',
+      site.config,
+      '--definition-file',
+      'site.yaml',
+      '--output',
+      out,
+      '--format',
+      'zip',
+    ]);
+    expect(made.code).toBe(2);
+    expect(made.stderr).toContain('custom/files/two\\x0alines');
+    expect(existsSync(out)).toBe(false);
+  } finally {
+    rmSync(odd);
+  }
+});

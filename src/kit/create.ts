@@ -167,7 +167,7 @@ export async function createKit(o: CreateKitOptions): Promise<CreatedKit> {
       format: o.format,
       size,
       sha256,
-      files: files.length + 1,
+      files: files.length,
       bytes: total,
       secretsNeeded: manifest.secretsNeeded,
     };

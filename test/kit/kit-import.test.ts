@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Lab, startLab } from '../../src/lab/index.ts';
@@ -123,6 +123,16 @@ it('with the secrets, places the image in the media dir and imports the hosts, w
       '',
     ].join('\n'),
   );
+  // A media dir that already has another site.raw: refused before anything is imported.
+  const otherMedia = path.join(tmp.dir, 'other-media');
+  mkdirSync(otherMedia);
+  writeFileSync(path.join(otherMedia, 'site.raw'), 'another image');
+  const clash = await importKit(kit, '--secrets', secrets, '--media-dir', otherMedia);
+  expect(clash.code).toBe(2);
+  expect(clash.stderr).toContain('the media dir already has another site.raw');
+  expect(await listHosts(clientFor(service.url, stateDir))).toEqual([]);
+  expect(readFileSync(path.join(otherMedia, 'site.raw'), 'utf8')).toBe('another image');
+
   const imported = await importKit(kit, '--secrets', secrets, '-o', 'json');
   expect(imported.code, imported.stderr).toBe(0);
   const result = JSON.parse(imported.stdout);

@@ -337,6 +337,8 @@ async function packTar(stage: string, temp: string, names: string[]): Promise<vo
       follow: true,
       noDirRecurse: true,
       linkCache: noLinks,
+      // Read sources 1 MiB at a time (the default reads up to 16 MiB per read, held until compressed).
+      maxReadSize: 1 << 20,
     },
     names,
   );

@@ -227,10 +227,13 @@ async function listNamespaces(): Promise<string[]> {
   return (JSON.parse(out) as { name: string }[]).map((n) => n.name);
 }
 
-async function rootLinks(): Promise<string[]> {
-  return (JSON.parse((await ip(['-j', 'link', 'show'])) || '[]') as { ifname: string }[]).map(
-    (l) => l.ifname,
-  );
+/** The root namespace's links that can be a site network's: taps and veths (`ip -d` names their kind). */
+async function rootTapsAndVeths(): Promise<string[]> {
+  const links = JSON.parse((await ip(['-d', '-j', 'link', 'show'])) || '[]') as {
+    ifname: string;
+    linkinfo?: { info_kind?: string };
+  }[];
+  return links.filter((l) => ['tun', 'veth'].includes(l.linkinfo?.info_kind ?? '')).map((l) => l.ifname);
 }
 
 function ownerAlive(owner: SiteOwner): boolean {
@@ -239,14 +242,15 @@ function ownerAlive(owner: SiteOwner): boolean {
 
 /**
  * Removes what labs that are gone left behind: their namespaces (which takes the bridge, the attached
- * taps and the veth pair with them) and the taps they had not attached yet.
+ * taps and the veth pair with them) and the taps they had not attached yet. Only taps and veths named
+ * `os-<id>-…` whose id has no live namespace are deleted.
  */
 export async function reclaimSiteNetworks(): Promise<string[]> {
   const reclaimed: string[] = [];
   const liveIds = new Set<string>();
   // Links first: a lab creates its namespace before its links, so every link listed here whose lab is
   // alive has its namespace in the list read next (a lab starting meanwhile is never mistaken for a dead one).
-  const links = await rootLinks();
+  const links = await rootTapsAndVeths();
   for (const namespace of await listNamespaces()) {
     const parsed = parseNamespaceName(namespace);
     if (!parsed) continue;
@@ -267,14 +271,15 @@ export async function reclaimSiteNetworks(): Promise<string[]> {
 }
 
 export async function createSiteNetwork(o: SiteNetworkOptions = {}): Promise<SiteNetwork> {
-  await reclaimSiteNetworks();
+  // Options are checked before anything on the machine changes.
+  const requested = o.subnet === undefined ? undefined : parseSiteSubnet(o.subnet);
   const owner = procStat(process.pid);
   if (!owner) throw new Error('cannot read this process start time from /proc');
   const id = o.id ?? randomBytes(4).readUInt32BE().toString(36).slice(0, 6);
   const names = siteNames(id, { pid: process.pid, startTicks: owner.startTicks });
+  await reclaimSiteNetworks();
   if ((await listNamespaces()).some((n) => parseNamespaceName(n)?.id === id))
     throw new Error(`a site network with id '${id}' exists already`);
-  const requested = o.subnet === undefined ? undefined : parseSiteSubnet(o.subnet);
   const namespace = names.namespace;
   const taps = new Set<string>();
   let tapCount = 0;

@@ -169,6 +169,11 @@ describe('outpost lab (CLI)', () => {
     expect(badFault.stderr).toMatch(/kind must be one of/);
     const badHosts = await execa(process.execPath, [CLI, 'lab', '--hosts', '0'], { reject: false });
     expect(badHosts.exitCode).toBe(2);
+    const badSubnet = await execa(process.execPath, [CLI, 'lab', '--site-network', '10.231.7.5/24'], {
+      reject: false,
+    });
+    expect(badSubnet.exitCode).toBe(2);
+    expect(badSubnet.stderr).toMatch(/--site-network: site network subnet must be an IPv4 \/24/);
     const help = await execa(process.execPath, [CLI, 'lab', '--help']);
     expect(help.stdout).toMatch(/--backend/);
   });

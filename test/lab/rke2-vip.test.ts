@@ -195,7 +195,10 @@ describe('API VIP of the lab (MetalLB L2 speaker stand-in) on a site network', (
       (await vipNeighbour()).includes(`lladdr ${second.mac}`),
     );
     // Through server-2's API port (it forwards to the initializer's API).
-    expect(await nodesThroughVip()).toEqual(['server-1 Ready', 'server-2 Ready']);
+    await until('kubectl lists both servers Ready through server-2', 15, async () => {
+      const nodes = await nodesThroughVip();
+      return nodes.length === 2 && nodes.includes('server-1 Ready') && nodes.includes('server-2 Ready');
+    });
 
     // server-2's machine fails: its rke2 is killed without cleanup and its link goes down. The lease expires
     // (10 s) and server-1 takes the VIP back.

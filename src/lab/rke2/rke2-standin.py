@@ -1883,22 +1883,24 @@ def micro_time():
 
 
 def interface_with(address):
-    """The interface that carries an IPv4 address (`ip -j addr`), or None."""
+    """(name, MAC) of the interface that carries an IPv4 address (`ip -j addr`), or None."""
     try:
-        out = subprocess.run(['ip', '-j', '-4', 'addr', 'show'], capture_output=True, text=True, check=True).stdout
+        # Without -4: with it, ip leaves out the links' own (Ethernet) addresses.
+        out = subprocess.run(['ip', '-j', 'addr', 'show'], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     for link in json.loads(out or '[]'):
         if any(a.get('local') == address for a in link.get('addr_info', [])):
-            return link['ifname']
+            return link['ifname'], link.get('address', '')
     return None
 
 
-def gratuitous_arp(interface, address):
-    """Announces address -> this interface's MAC to the segment: an ARP request and an ARP reply, both
+def gratuitous_arp(interface, mac_text, address):
+    """Announces address -> the interface's MAC to the segment: an ARP request and an ARP reply, both
     broadcast with sender and target address equal (RFC 5227 announcement), from a raw AF_PACKET socket."""
-    with open(f'/sys/class/net/{interface}/address') as f:
-        mac = bytes.fromhex(f.read().strip().replace(':', ''))
+    mac = bytes.fromhex(mac_text.replace(':', ''))
+    if len(mac) != 6:
+        raise OSError(f'{interface} has no Ethernet address ({mac_text!r})')
     ip = socket.inet_aton(address)
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
         s.bind((interface, 0))
@@ -1999,10 +2001,11 @@ class VipSpeaker:
         return ok
 
     def announce(self, vip):
-        interface = interface_with(self.node_ip)
-        if not interface:
+        found = interface_with(self.node_ip)
+        if not found:
             log('warning', f'vip speaker: no interface carries node-ip {self.node_ip}; cannot announce {vip}')
             return
+        interface, mac = found
         if self.announced == (vip, interface):
             return
         result = subprocess.run(['ip', 'addr', 'add', f'{vip}/32', 'dev', interface], capture_output=True, text=True)
@@ -2012,7 +2015,7 @@ class VipSpeaker:
         self.announced = (vip, interface)
         for _ in range(3):
             try:
-                gratuitous_arp(interface, vip)
+                gratuitous_arp(interface, mac, vip)
             except OSError as e:
                 log('warning', f'vip speaker: gratuitous ARP on {interface}: {e}')
                 break

@@ -38,3 +38,11 @@ export const configDirChecks: ConfigDirCheck[] = [
   checkKubernetesNetwork,
   checkOutputImage,
 ];
+
+/**
+ * What `outpost artefacts pull` checks before it fetches anything: every check but the one of the files it
+ * fetches (the RKE2 release) and the base image's, which it does not need (it may be fetched elsewhere).
+ */
+export const checksBeforePull: ConfigDirCheck[] = configDirChecks.filter(
+  (check) => check !== checkKubernetesRelease && check !== checkBaseImage,
+);

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { readOperatorFile } from '../common/contained-fs.ts';
 import { byPosition, type Diagnostic } from '../common/diagnostics.ts';
 import { type Environment, YamlSource } from '../common/yaml-cursor.ts';
-import { type ConfigDirCheckContext, configDirChecks } from './config-dir-checks.ts';
+import { type ConfigDirCheck, type ConfigDirCheckContext, configDirChecks } from './config-dir-checks.ts';
 import { locateField } from './locate.ts';
 import { parseDefinition } from './parse.ts';
 import { SECTIONS, sectionRank } from './section-names.ts';
@@ -17,6 +17,8 @@ export interface LoadOptions {
   env: Environment;
   /** File names in diagnostics are relative to this directory; default: the working directory. */
   cwd?: string;
+  /** The checks of the config dir to run; default: all of them (`configDirChecks`). */
+  checks?: readonly ConfigDirCheck[];
 }
 
 /**
@@ -47,7 +49,7 @@ export async function loadDefinition(
   const definition = parseDefinition(source);
   const ctx = checkContext(configDir, file, definition, source, display);
   const crossFile = await Promise.all(
-    configDirChecks.map((check) =>
+    (opts.checks ?? configDirChecks).map((check) =>
       // Belt and braces: a check that fails unexpectedly still yields a positioned problem, not a crash.
       check(ctx).catch((error: unknown) => [
         ctx.atFile(

@@ -4,6 +4,7 @@ import { registerBuild } from './build.ts';
 import { registerCluster } from './cluster.ts';
 import { registerHosts } from './hosts.ts';
 import { registerLab } from './lab.ts';
+import { registerPreflight } from './preflight.ts';
 import { registerServe } from './serve.ts';
 import { registerTrial } from './trial.ts';
 import { registerValidate } from './validate.ts';
@@ -16,6 +17,7 @@ export function registerCommands(program: Command): void {
   registerCluster(program);
   registerHosts(program);
   registerLab(program);
+  registerPreflight(program);
   registerServe(program);
   registerTrial(program);
   registerValidate(program);

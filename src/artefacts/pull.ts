@@ -176,7 +176,10 @@ export async function pullArtefacts(o: PullOptions): Promise<PullSummary> {
 
   // validate's own rules, on what is there now: a stray or stale file from before is reported here.
   for (const arch of arches) {
-    const { problems } = await checkRelease(o.configDir, arch);
+    const verified = new Map(
+      files.filter((f) => f.file.startsWith(`${RELEASE_DIR}/`)).map((f) => [path.basename(f.file), f.sha256]),
+    );
+    const { problems } = await checkRelease(o.configDir, arch, { verified });
     if (problems.length > 0) {
       throw new OperationError(
         `the files were fetched, but ${RELEASE_DIR} still fails validate's release check:\n` +

@@ -181,8 +181,8 @@ export async function pullArtefacts(o: PullOptions): Promise<PullSummary> {
     );
     const { problems } = await checkRelease(o.configDir, arch, { verified });
     if (problems.length > 0) {
-      throw new OperationError(
-        `the files were fetched, but ${RELEASE_DIR} still fails validate's release check:\n` +
+      throw new InputError(
+        `the files were fetched, but ${RELEASE_DIR} still fails validate's release check (remove what is not part of this release):\n` +
           problems.map((p) => `  ${p.file}: ${p.message}`).join('\n'),
       );
     }

@@ -31,7 +31,9 @@ interface Seen {
 }
 let seen: Seen[] = [];
 /** Faults for the next requests, by file name. */
-let faults: Record<string, 'cut' | 'corrupt' | 'html' | '404'> = {};
+let faults: Record<string, 'cut' | 'stall' | 'corrupt' | 'html' | '404'> = {};
+/** Responses left hanging by 'stall', ended when a test is done with them. */
+const stalled: http.ServerResponse[] = [];
 let server: http.Server;
 let base: string;
 let work: { dir: string; remove: () => Promise<void> };
@@ -66,6 +68,13 @@ function serveFile(req: http.IncomingMessage, res: http.ServerResponse, data: Bu
   };
   if (range) headers['content-range'] = `bytes ${start}-${data.length - 1}/${data.length}`;
   res.writeHead(range ? 206 : 200, headers);
+  if (fault === 'stall') {
+    // Half the file, then silence: the client is killed while it waits.
+    delete faults[name];
+    res.write(data.subarray(start, start + Math.floor(data.length / 2)));
+    stalled.push(res);
+    return;
+  }
   if (fault === 'cut') {
     // Half the file, then the connection drops (once).
     delete faults[name];
@@ -242,6 +251,33 @@ describe('outpost artefacts pull', () => {
     expect((await validate()).exitCode).toBe(0);
   });
 
+  it('resumes after kill -9 mid-download', async () => {
+    faults = { [TARBALL]: 'stall' };
+    const child = pull();
+    const partial = install(`.${TARBALL}.partial`);
+    // Wait (at most 30 s) for the first half to reach the partial file, then kill the process outright.
+    const deadline = Date.now() + 30_000;
+    let kept = 0;
+    while (Date.now() < deadline) {
+      kept = (await stat(partial).catch(() => undefined))?.size ?? 0;
+      if (kept > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(kept, 'bytes in the partial file before the kill').toBeGreaterThan(0);
+    child.kill('SIGKILL');
+    expect((await child).signal).toBe('SIGKILL');
+    for (const res of stalled.splice(0)) res.destroy();
+    await expect(stat(install(TARBALL))).rejects.toThrow();
+    kept = (await stat(partial)).size;
+
+    seen = [];
+    const resumed = await pull();
+    expect(resumed.exitCode).toBe(0);
+    expect(seen.find((s) => s.path.endsWith(`/${TARBALL}`))?.range).toBe(`bytes=${kept}-`);
+    expect(await readFile(install(TARBALL))).toEqual(readFileSync(path.join(releaseDir, TARBALL)));
+    expect((await readdir(install())).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
   it('refuses a corrupted file: exit 1, the URL and file named, nothing under its final name', async () => {
     faults = { [CORE]: 'corrupt' };
     const r = await pull();
@@ -280,6 +316,17 @@ describe('outpost artefacts pull', () => {
     );
     expect(html.stderr).toContain('HTML page');
     await expect(stat(install(TARBALL))).rejects.toThrow();
+  });
+
+  it('reports a stale file of another release left in kubernetes/install (exit 2)', async () => {
+    await mkdir(install(), { recursive: true });
+    await writeFile(install('rke2-images-canal.linux-amd64.tar.zst'), 'from an older release');
+    const r = await pull('--no-install-script');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("still fails validate's release check");
+    expect(r.stderr).toMatch(
+      /kubernetes\/install\/rke2-images-canal\.linux-amd64\.tar\.zst: checksum mismatch/,
+    );
   });
 
   it('refuses bad input with exit 2: a CNI the release lacks, a link in the way, a non-http source', async () => {

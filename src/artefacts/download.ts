@@ -78,12 +78,15 @@ async function fetchToPartial(o: DownloadOptions, name: string, mayResume: boole
   let offset = mayResume && kept ? kept.size : 0;
   if (!mayResume) await rm(partial, { force: true });
 
+  // The kept bytes are hashed before asking for the rest, so no answer waits on a long read.
+  let hash = createHash('sha256');
+  if (offset > 0) await hashInto(partial, hash);
   const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
   const { response, url } = await openUrl(o.url, o.transport, headers);
   if (offset > 0 && response.statusCode === 416) {
     // The server has no bytes past ours: the partial file may be complete already.
     response.resume();
-    return finish(o, partial, await sha256File(partial), offset, 'resumed', url);
+    return finish(o, partial, hash.digest('hex'), offset, 'resumed', url);
   }
   refuseAnswer(response, url, name, offset > 0 ? [200, 206] : [200]);
   let total: number | undefined;
@@ -100,11 +103,10 @@ async function fetchToPartial(o: DownloadOptions, name: string, mayResume: boole
   } else {
     // 200: the whole file (a server without Range support): start over.
     offset = 0;
+    hash = createHash('sha256');
     const length = Number(response.headers['content-length']);
     total = Number.isFinite(length) && response.headers['content-length'] !== undefined ? length : undefined;
   }
-  const hash = createHash('sha256');
-  if (offset > 0) await hashInto(partial, hash);
   let received = offset;
   o.onProgress?.(received, total);
   const file = createWriteStream(partial, { flags: offset > 0 ? 'a' : 'w', mode: 0o644 });

@@ -151,37 +151,37 @@ afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
   await work?.remove();
 });
-beforeEach(async () => {
-  seen = [];
-  faults = {};
-  config = path.join(work.dir, 'config');
-  await rm(config, { recursive: true, force: true });
-  await mkdir(path.join(config, 'base-images'), { recursive: true });
-  await makeGptImage(path.join(config, 'base-images/gpt.raw'));
-  await writeFile(
-    path.join(config, DEFINITION),
-    `apiVersion: 1.3
-image:
-  imageType: raw
-  arch: x86_64
-  baseImage: gpt.raw
-  outputImageName: site.raw
-kubernetes:
-  version: ${VERSION}
-  helm:
-    charts:
-      - name: demo
-        repositoryName: lab
-        version: 0.1.0
-    repositories:
-      - name: lab
-        url: ${base}/charts
-        plainHTTP: true
-`,
-  );
-});
-
 describe('outpost artefacts pull', () => {
+  beforeEach(async () => {
+    seen = [];
+    faults = {};
+    config = path.join(work.dir, 'config');
+    await rm(config, { recursive: true, force: true });
+    await mkdir(path.join(config, 'base-images'), { recursive: true });
+    await makeGptImage(path.join(config, 'base-images/gpt.raw'));
+    await writeFile(
+      path.join(config, DEFINITION),
+      `apiVersion: 1.3
+  image:
+    imageType: raw
+    arch: x86_64
+    baseImage: gpt.raw
+    outputImageName: site.raw
+  kubernetes:
+    version: ${VERSION}
+    helm:
+      charts:
+        - name: demo
+          repositoryName: lab
+          version: 0.1.0
+      repositories:
+        - name: lab
+          url: ${base}/charts
+          plainHTTP: true
+  `,
+    );
+  });
+
   it('fetches the release, install.sh and the chart; validate then passes; a rerun fetches nothing', async () => {
     const first = await pull('--output', 'json');
     expect(first.stderr).toBe('');

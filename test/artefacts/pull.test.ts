@@ -28,6 +28,8 @@ const TARBALL = 'rke2.linux-amd64.tar.gz';
 interface Seen {
   path: string;
   range?: string;
+  authorization?: string;
+  host?: string;
 }
 let seen: Seen[] = [];
 /** Faults for the next requests, by file name. */
@@ -40,6 +42,8 @@ let work: { dir: string; remove: () => Promise<void> };
 let releaseDir: string;
 let config: string;
 let chart: Buffer;
+/** The chart's URL as index.yaml gives it (relative by default). */
+let chartUrl = 'demo-0.1.0.tgz';
 
 function serveFile(req: http.IncomingMessage, res: http.ServerResponse, data: Buffer, name: string) {
   const fault = faults[name];
@@ -89,7 +93,17 @@ function serveFile(req: http.IncomingMessage, res: http.ServerResponse, data: Bu
 async function startMirror(): Promise<void> {
   server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://mirror');
-    seen.push({ path: url.pathname, range: req.headers.range });
+    seen.push({
+      path: url.pathname,
+      range: req.headers.range,
+      authorization: req.headers.authorization,
+      host: req.headers.host,
+    });
+    // GitHub answers release downloads with a redirect to another host; /moved/ does the same here.
+    if (url.pathname.startsWith('/moved/')) {
+      res.writeHead(302, { location: `${base}/releases/${url.pathname.slice('/moved/'.length)}` }).end();
+      return;
+    }
     const parts = url.pathname.split('/').map(decodeURIComponent);
     if (parts[1] === 'releases' && parts[2] === VERSION && parts.length === 4 && !parts[3]!.includes('..')) {
       const data = (() => {
@@ -103,7 +117,7 @@ async function startMirror(): Promise<void> {
     }
     if (url.pathname === '/charts/index.yaml') {
       const digest = createHash('sha256').update(chart).digest('hex');
-      const index = `apiVersion: v1\nentries:\n  demo:\n    - name: demo\n      version: 0.1.0\n      digest: ${digest}\n      urls:\n        - demo-0.1.0.tgz\ngenerated: "2026-01-01T00:00:00Z"\n`;
+      const index = `apiVersion: v1\nentries:\n  demo:\n    - name: demo\n      version: 0.1.0\n      digest: ${digest}\n      urls:\n        - ${chartUrl}\ngenerated: "2026-01-01T00:00:00Z"\n`;
       return serveFile(req, res, Buffer.from(index), 'index.yaml');
     }
     if (url.pathname === '/charts/demo-0.1.0.tgz') return serveFile(req, res, chart, 'demo-0.1.0.tgz');
@@ -162,23 +176,23 @@ describe('outpost artefacts pull', () => {
     await writeFile(
       path.join(config, DEFINITION),
       `apiVersion: 1.3
-  image:
-    imageType: raw
-    arch: x86_64
-    baseImage: gpt.raw
-    outputImageName: site.raw
-  kubernetes:
-    version: ${VERSION}
-    helm:
-      charts:
-        - name: demo
-          repositoryName: lab
-          version: 0.1.0
-      repositories:
-        - name: lab
-          url: ${base}/charts
-          plainHTTP: true
-  `,
+image:
+  imageType: raw
+  arch: x86_64
+  baseImage: gpt.raw
+  outputImageName: site.raw
+kubernetes:
+  version: ${VERSION}
+  helm:
+    charts:
+      - name: demo
+        repositoryName: lab
+        version: 0.1.0
+    repositories:
+      - name: lab
+        url: ${base}/charts
+        plainHTTP: true
+`,
     );
   });
 
@@ -211,6 +225,50 @@ describe('outpost artefacts pull', () => {
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toContain('0 file(s) fetched');
     expect(fetchedFiles()).toEqual([]);
+  });
+
+  it('follows redirects; sends repository credentials to the repository only, and never prints them', async () => {
+    const port = new URL(base).port;
+    // The chart is hosted on another origin (localhost, not 127.0.0.1), as charts on GitHub releases are.
+    chartUrl = `http://localhost:${port}/charts/demo-0.1.0.tgz`;
+    const definition = path.join(config, DEFINITION);
+    await writeFile(
+      definition,
+      (await readFile(definition, 'utf8')).replace(
+        '        plainHTTP: true\n',
+        `        plainHTTP: true\n        authentication:\n          username: puller\n          password: $\{CHART_PASSWORD}\n`,
+      ),
+    );
+    try {
+      const r = await execa(
+        process.execPath,
+        [
+          bin,
+          'artefacts',
+          'pull',
+          '--definition-file',
+          DEFINITION,
+          '--source',
+          `${base}/moved`,
+          '--output',
+          'json',
+        ],
+        { cwd: config, reject: false, timeout: 60_000, env: { CHART_PASSWORD: 's3cret-chart-pass' } },
+      );
+      expect(r.stderr).toBe('');
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).not.toContain('s3cret-chart-pass');
+      expect(seen.some((x) => x.path.startsWith('/moved/v1.32.4%2Brke2r1/'))).toBe(true);
+      const basic = `Basic ${Buffer.from('puller:s3cret-chart-pass').toString('base64')}`;
+      expect(seen.find((x) => x.path === '/charts/index.yaml')?.authorization).toBe(basic);
+      const tarball = seen.find((x) => x.path === '/charts/demo-0.1.0.tgz');
+      expect(tarball?.host).toBe(`localhost:${port}`);
+      expect(tarball?.authorization).toBeUndefined();
+      expect(seen.filter((x) => x.path.startsWith('/releases/')).every((x) => !x.authorization)).toBe(true);
+      expect(await readFile(path.join(config, 'kubernetes/helm/charts/demo-0.1.0.tgz'))).toEqual(chart);
+    } finally {
+      chartUrl = 'demo-0.1.0.tgz';
+    }
   });
 
   it('takes the CNI from server.yaml (multus,canal)', async () => {

@@ -165,7 +165,8 @@ afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
   await work?.remove();
 });
-describe('outpost artefacts pull', () => {
+// Each test runs the CLI several times (a few seconds each on a busy machine).
+describe('outpost artefacts pull', { timeout: 120_000 }, () => {
   beforeEach(async () => {
     seen = [];
     faults = {};

@@ -67,7 +67,7 @@ afterAll(async () => {
   await work?.remove();
 });
 
-describe('outpost preflight on this machine', () => {
+describe('outpost preflight on this machine', { timeout: 120_000 }, () => {
   it('checks this machine with a free port and no inventory, as a table; exit 1 only on a fail', async () => {
     const free = await listen();
     const port = (free.address() as net.AddressInfo).port;

@@ -162,6 +162,7 @@ beforeAll(async () => {
   await startMirror();
 });
 afterAll(async () => {
+  server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve));
   await work?.remove();
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InputError } from '../common/diagnostics.ts';
 import { sha256File } from '../kubernetes/release.ts';
-import { FetchError, openUrl, refuseAnswer, type Transport } from './http.ts';
+import { FetchError, openUrl, refuseAnswer, shownUrl, type Transport } from './http.ts';
 
 /**
  * One verified download: the file grows as `.<name>.partial` beside its final name, a rerun after an
@@ -157,7 +157,7 @@ async function finish(
   }
   await rename(partial, o.target);
   await syncDir(path.dirname(o.target));
-  return { status, bytes, sha256: actual, servedBy: url.href };
+  return { status, bytes, sha256: actual, servedBy: shownUrl(url.href) };
 }
 
 async function syncDir(dir: string): Promise<void> {

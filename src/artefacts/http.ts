@@ -20,13 +20,18 @@ export interface Transport {
 export const IDLE_TIMEOUT_MS = 60_000;
 const MAX_REDIRECTS = 5;
 
+/** A URL as printed: user and password written into it (`https://user:pass@host/`) are left out. */
+export function shownUrl(href: string): string {
+  return href.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1');
+}
+
 export class FetchError extends Error {
   readonly url: string;
   readonly status?: number;
   constructor(url: string, message: string, status?: number) {
-    super(`${url}: ${message}`);
+    super(`${shownUrl(url)}: ${message}`);
     this.name = 'FetchError';
-    this.url = url;
+    this.url = shownUrl(url);
     this.status = status;
   }
 }

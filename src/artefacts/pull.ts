@@ -16,7 +16,7 @@ import {
   releaseNames,
 } from '../kubernetes/release.ts';
 import { type DownloadStatus, downloadVerified } from './download.ts';
-import { FetchError, fetchText, type Transport } from './http.ts';
+import { FetchError, fetchText, shownUrl, type Transport } from './http.ts';
 import { imageArchiveNames, RKE2_INSTALL_SCRIPT_URL, RKE2_RELEASES_URL, releaseFileUrl } from './plan.ts';
 
 const HELM_CERTS_DIR = 'kubernetes/helm/certs';
@@ -90,14 +90,17 @@ export async function pullArtefacts(o: PullOptions): Promise<PullSummary> {
       failed(names.checksums),
     );
     const sums = parseChecksums(sumsText);
-    if (typeof sums === 'string') throw new OperationError(`${sumsUrl.href}: ${names.checksums}: ${sums}`);
+    if (typeof sums === 'string')
+      throw new OperationError(`${shownUrl(sumsUrl.href)}: ${names.checksums}: ${sums}`);
     if (!sums.has(names.tarball))
-      throw new OperationError(`${sumsUrl.href}: ${names.checksums} has no line for ${names.tarball}`);
+      throw new OperationError(
+        `${shownUrl(sumsUrl.href)}: ${names.checksums} has no line for ${names.tarball}`,
+      );
     const images = imageArchiveNames(serverConfig, arch, new Set(sums.keys()));
     if (images.problems.length > 0) {
       throw new InputError(
         images.problems
-          .map((p) => `${path.join(o.configDir, SERVER_CONFIG)}: ${p} (${sumsUrl.href})`)
+          .map((p) => `${path.join(o.configDir, SERVER_CONFIG)}: ${p} (${shownUrl(sumsUrl.href)})`)
           .join('\n'),
       );
     }
@@ -109,13 +112,13 @@ export async function pullArtefacts(o: PullOptions): Promise<PullSummary> {
         url,
         target: path.join(releaseDir, name),
         sha256: sums.get(name)!,
-        digestSource: `${names.checksums} (${sumsUrl.href})`,
+        digestSource: `${names.checksums} (${shownUrl(sumsUrl.href)})`,
         onProgress: (received, total) => o.onProgress?.(file, received, total),
       }).catch(failed(file));
-      record({ file, url: url.href, ...result, checkedAgainst: names.checksums });
+      record({ file, url: shownUrl(url.href), ...result, checkedAgainst: names.checksums });
     }
     // The checksum file last: it never vouches for files that are not in place yet.
-    record(await writeIfChanged(releaseDir, names.checksums, sumsText, sumsUrl.href));
+    record(await writeIfChanged(releaseDir, names.checksums, sumsText, shownUrl(sumsUrl.href)));
   }
 
   if (o.installScript !== false) {
@@ -129,7 +132,7 @@ export async function pullArtefacts(o: PullOptions): Promise<PullSummary> {
       target: path.join(releaseDir, INSTALL_SCRIPT),
       onProgress: (received, total) => o.onProgress?.(file, received, total),
     }).catch(failed(file));
-    record({ file, url: url.href, ...result });
+    record({ file, url: shownUrl(url.href), ...result });
   }
 
   const charts = wantedCharts(k8s);
@@ -161,17 +164,19 @@ export async function pullArtefacts(o: PullOptions): Promise<PullSummary> {
       .catch(failed(`index.yaml of repository ${pullFrom.name}`));
     const entry = findChartEntry(indexText, chart, base);
     if (typeof entry === 'string')
-      throw new OperationError(`${indexUrl.href}: ${field}: chart ${chart.name} ${chart.version}: ${entry}`);
+      throw new OperationError(
+        `${shownUrl(indexUrl.href)}: ${field}: chart ${chart.name} ${chart.version}: ${entry}`,
+      );
     await mkdir(chartsDir, { recursive: true });
     const result = await downloadVerified({
       url: entry.url,
       target: path.join(chartsDir, fileName),
       sha256: entry.digest,
-      digestSource: `the digest in ${indexUrl.href}`,
+      digestSource: `the digest in ${shownUrl(indexUrl.href)}`,
       transport,
       onProgress: (received, total) => o.onProgress?.(file, received, total),
     }).catch(failed(file));
-    record({ file, url: entry.url.href, ...result, checkedAgainst: 'index.yaml digest' });
+    record({ file, url: shownUrl(entry.url.href), ...result, checkedAgainst: 'index.yaml digest' });
   }
 
   // validate's own rules, on what is there now: a stray or stale file from before is reported here.
@@ -190,7 +195,7 @@ export async function pullArtefacts(o: PullOptions): Promise<PullSummary> {
   const fetched = files.filter((f) => f.status === 'fetched' || f.status === 'resumed');
   return {
     version: k8s.version,
-    source,
+    source: shownUrl(source),
     arches,
     files,
     fetched: fetched.length,

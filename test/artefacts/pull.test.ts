@@ -7,6 +7,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { shownUrl } from '../../src/artefacts/http.ts';
 import { imageArchiveNames, releaseFileUrl } from '../../src/artefacts/plan.ts';
 import { writeRke2Release } from '../../src/lab/rke2/index.ts';
 import { tarArchive } from '../../src/lab/rke2/tar-writer.ts';
@@ -447,6 +448,10 @@ describe('what is pulled (pure)', () => {
     ).toEqual(['rke2-images.linux-amd64.tar.gz', 'rke2-images-cilium.linux-amd64.tar.gz']);
     expect(imageArchiveNames({ 'ingress-controller': 'traefik' }, 'x86_64', listed).problems).toEqual([]);
     expect(imageArchiveNames({ cni: 3 }, 'x86_64', listed).problems[0]).toMatch(/^cni: must be a string/);
+  });
+  it('prints URLs without the credentials written into them', () => {
+    expect(shownUrl('https://user:pa%40ss@mirror.example/rke2/')).toBe('https://mirror.example/rke2/');
+    expect(shownUrl('http://mirror.example/a@b')).toBe('http://mirror.example/a@b');
   });
   it('encodes the version as RKE2 links do', () => {
     expect(releaseFileUrl('https://github.com/rancher/rke2/releases/download/', VERSION, TARBALL).href).toBe(

@@ -65,13 +65,11 @@ Exit codes: 0 done, 1 a fetch failed or a file was refused, 2 bad input.`,
         if (!arch) throw new InputError(`--arch: unsupported '${a}' (x86_64, amd64, aarch64, arm64)`);
         return arch;
       });
-      const { loadDefinition } = await import('../../definition/load.ts');
-      const { checksBeforePull } = await import('../../definition/config-dir-checks.ts');
-      const result = await loadDefinition({
+      const { loadDefinitionBeforePull } = await import('../../build/load-definition.ts');
+      const result = await loadDefinitionBeforePull({
         configDir,
         definitionFile: opts.definitionFile,
         env: process.env,
-        checks: checksBeforePull,
       });
       if (!result.loaded) throw new InputError('the definition has problems:', result.diagnostics);
       const { pullArtefacts } = await import('../../artefacts/pull.ts');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError, OperationError } from '../common/diagnostics.ts';
 import { isSafePathComponent } from '../common/names.ts';
@@ -68,6 +68,8 @@ export async function pullArtefacts(o: PullOptions): Promise<PullSummary> {
     throw new InputError('kubernetes.version: only RKE2 releases can be pulled');
   const source = o.source ?? RKE2_RELEASES_URL;
   if (!/^https?:\/\/[^/]/.test(source)) throw new InputError(`--source: '${source}' is not an http(s) URL`);
+  if (typeof o.installScript === 'string' && !/^https?:\/\/[^/]/.test(o.installScript))
+    throw new InputError(`--install-script: '${o.installScript}' is not an http(s) URL`);
   const arches = o.arches ?? [o.definition.image.arch];
   for (const arch of arches) {
     if (arch !== o.definition.image.arch)
@@ -105,6 +107,8 @@ export async function pullArtefacts(o: PullOptions): Promise<PullSummary> {
       );
     }
     await mkdir(releaseDir, { recursive: true });
+    // Another release's checksum file must not vouch for files while they are being replaced.
+    await removeIfDifferent(path.join(releaseDir, names.checksums), sumsText);
     for (const name of [names.tarball, ...images.names]) {
       const url = releaseFileUrl(source, k8s.version, name);
       const file = `${RELEASE_DIR}/${name}`;
@@ -224,6 +228,12 @@ async function safeDir(configDir: string, relative: string): Promise<string> {
   const info = await lstat(dir).catch(() => undefined);
   if (info && !info.isDirectory()) throw new InputError(`${dir}: must be a folder`);
   return dir;
+}
+
+async function removeIfDifferent(file: string, text: string): Promise<void> {
+  const info = await lstat(file).catch(() => undefined);
+  if (!info?.isFile()) return;
+  if ((await readFile(file, 'utf8')) !== text) await rm(file);
 }
 
 /** Writes a small text file atomically unless it already holds exactly that text. */

@@ -312,6 +312,20 @@ kubernetes:
     expect((await validate()).exitCode).toBe(0);
   });
 
+  it("removes another release's checksum file before replacing files (it vouches for nothing half done)", async () => {
+    await mkdir(install(), { recursive: true });
+    await writeFile(install('sha256sum-amd64.txt'), `${'0'.repeat(64)}  ${TARBALL}\n`);
+    await writeFile(install(TARBALL), 'an older release');
+    faults = { [TARBALL]: 'cut' };
+    const cut = await pull();
+    expect(cut.exitCode).toBe(1);
+    await expect(stat(install('sha256sum-amd64.txt'))).rejects.toThrow();
+    expect(await readFile(install(TARBALL), 'utf8')).toBe('an older release');
+    const again = await pull();
+    expect(again.exitCode).toBe(0);
+    expect((await validate()).exitCode).toBe(0);
+  });
+
   it('resumes after kill -9 mid-download', async () => {
     faults = { [TARBALL]: 'stall' };
     const child = pull();
@@ -420,6 +434,9 @@ kubernetes:
     );
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain("--source: 'file:///etc' is not an http(s) URL");
+    const script = await pull('--install-script', 'file:///etc/passwd');
+    expect(script.exitCode).toBe(2);
+    expect(script.stderr).toContain("--install-script: 'file:///etc/passwd' is not an http(s) URL");
   });
 });
 

@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import si from 'systeminformation';
+import { parseBmcAddress } from '../redfish/bmc-address.ts';
 import type {
   AdvertiseFact,
   BmcFact,
@@ -25,16 +26,10 @@ const MAX_ROOT_BYTES = 1 << 20;
 /** BMCs checked at once. */
 const BMC_CONCURRENCY = 16;
 
-/** A BMC to reach: where to connect and the Redfish service root, or why its address cannot be used. */
+/** A BMC of the inventory: its host's name and its address in Metal3's formats. */
 export interface BmcTarget {
   host: string;
-  /** The address as the inventory gives it (shown in results). */
   address: string;
-  /** Why the address is not a Redfish BMC address (nothing is tried then). */
-  error?: string;
-  connect?: { host: string; port: number };
-  /** `<transport>://host[:port]/redfish/v1/`. */
-  serviceRoot?: string;
 }
 
 export interface GatherOptions {
@@ -169,13 +164,15 @@ async function clockFact(): Promise<ClockFact> {
   return {};
 }
 
+/** TCP to the address's host and port, then its Redfish service root (the address parsed as the service does). */
 async function bmcFact(target: BmcTarget): Promise<BmcFact> {
   const fact: BmcFact = { host: target.host, address: target.address };
-  if (target.error || !target.connect || !target.serviceRoot)
-    return { ...fact, error: target.error ?? 'no address to connect to' };
-  fact.tcp = await tcpConnect(target.connect.host, target.connect.port);
+  const parsed = parseBmcAddress(target.address);
+  if (!parsed.ok) return { ...fact, error: parsed.error };
+  const a = parsed.value;
+  fact.tcp = await tcpConnect(a.host, a.port ?? (a.transport === 'https' ? 443 : 80));
   if (!fact.tcp.ok) return fact;
-  fact.redfish = await serviceRoot(new URL(target.serviceRoot));
+  fact.redfish = await serviceRoot(new URL('/redfish/v1/', a.baseUrl));
   return fact;
 }
 

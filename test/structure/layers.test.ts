@@ -18,11 +18,11 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cli'],
   ['trial', 'kit'],
   ['service', 'lab', 'appliance'],
-  ['cluster', 'build', 'artefacts'],
+  ['cluster', 'build', 'artefacts', 'preflight'],
   ['installer', 'image'],
   ['kubernetes', 'network'],
   ['bundle'],
-  ['definition', 'redfish', 'preflight'],
+  ['definition', 'redfish'],
   ['common'],
 ];
 

@@ -2,7 +2,6 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../common/diagnostics.ts';
 import type { BmcTarget } from '../../preflight/index.ts';
-import { parseBmcAddress } from '../../redfish/bmc-address.ts';
 import { DEFAULT_STATE_DIR } from '../../service/state-paths.ts';
 import { formatTable, type OutputFormat, outputOption, printJson } from '../output.ts';
 
@@ -57,7 +56,7 @@ Thresholds and what each check does: docs/air-gap.md.`,
         const inventory = loadInventoryFiles(opts.inventory, process.env);
         if (inventory.diagnostics.length)
           throw new InputError('the inventory has problems:', inventory.diagnostics);
-        bmcs = inventory.hosts.map((h) => bmcTarget(h.spec.name, h.spec.bmc.address));
+        bmcs = inventory.hosts.map((h) => ({ host: h.spec.name, address: h.spec.bmc.address }));
       }
       const { evaluate, exitCode, gatherFacts, THRESHOLDS } = await import('../../preflight/index.ts');
       const facts = await gatherFacts({ stateDir, mediaDir, advertiseUrl: opts.advertiseUrl, ports, bmcs });
@@ -75,17 +74,4 @@ Thresholds and what each check does: docs/air-gap.md.`,
         )}\n${count('pass')} pass, ${count('warn')} warn, ${count('fail')} fail\n`,
       );
     });
-}
-
-/** Where preflight connects for a BMC address (Metal3's formats, parsed as the service parses them). */
-function bmcTarget(host: string, address: string): BmcTarget {
-  const parsed = parseBmcAddress(address);
-  if (!parsed.ok) return { host, address, error: parsed.error };
-  const a = parsed.value;
-  return {
-    host,
-    address,
-    connect: { host: a.host, port: a.port ?? (a.transport === 'https' ? 443 : 80) },
-    serviceRoot: new URL('/redfish/v1/', a.baseUrl).href,
-  };
 }

@@ -72,7 +72,8 @@ describe('outpost preflight on this machine', { timeout: 120_000 }, () => {
     const free = await listen();
     const port = (free.address() as net.AddressInfo).port;
     await new Promise((resolve) => free.close(resolve));
-    const r = await preflight('--port', String(port), '--advertise-url', 'http://127.0.0.1:8080');
+    // Without --port, the advertise URL's port is checked.
+    const r = await preflight('--advertise-url', `http://127.0.0.1:${port}`);
     expect(r.stderr).toBe('');
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^NAME\s+STATUS\s+DETAIL$/);

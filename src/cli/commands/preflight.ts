@@ -9,7 +9,7 @@ interface PreflightOptions {
   stateDir?: string;
   mediaDir?: string;
   advertiseUrl?: string;
-  port: string[];
+  port?: string[];
   inventory?: string[];
   output: OutputFormat;
 }
@@ -27,7 +27,10 @@ export function registerPreflight(program: Command): void {
     )
     .option('--media-dir <dir>', 'the media dir to measure (default: <state-dir>/media)')
     .option('--advertise-url <url>', 'the URL BMCs will reach the service at: its host must be this node')
-    .option('--port <port...>', 'ports the service will listen on, which must be free', ['8080'])
+    .option(
+      '--port <port...>',
+      "ports the service will listen on, which must be free (default: --advertise-url's port, else 8080)",
+    )
     .option(
       '--inventory <file...>',
       'inventory files (outpost YAML or Metal3 manifests): every BMC must answer',
@@ -44,7 +47,8 @@ Thresholds and what each check does: docs/air-gap.md.`,
       const mediaDir = path.resolve(opts.mediaDir ?? path.join(stateDir, 'media'));
       if (opts.advertiseUrl && !/^https?:\/\/[^/?#]+\/?$/.test(opts.advertiseUrl))
         throw new InputError(`--advertise-url must be http(s)://host[:port], not '${opts.advertiseUrl}'`);
-      const ports = opts.port.map((p) => {
+      const advertisedPort = opts.advertiseUrl ? new URL(opts.advertiseUrl).port : '';
+      const ports = (opts.port ?? [advertisedPort || '8080']).map((p) => {
         const n = Number(p);
         if (!/^\d+$/.test(p) || n < 1 || n > 65535)
           throw new InputError(`--port: '${p}' is not a port (1-65535)`);

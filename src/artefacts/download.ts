@@ -21,6 +21,8 @@ export interface DownloadOptions {
   /** Where the digest comes from, for messages: `sha256sum-amd64.txt`, `index.yaml`. */
   digestSource?: string;
   transport?: Transport;
+  /** A server sending more than this is refused (a hostile or broken mirror must not fill the disk). */
+  maxBytes?: number;
   onProgress?: (received: number, total: number | undefined) => void;
 }
 
@@ -107,17 +109,27 @@ async function fetchToPartial(o: DownloadOptions, name: string, mayResume: boole
     const length = Number(response.headers['content-length']);
     total = Number.isFinite(length) && response.headers['content-length'] !== undefined ? length : undefined;
   }
+  const limit = o.maxBytes ?? Number.POSITIVE_INFINITY;
+  if (total !== undefined && total > limit) {
+    response.resume();
+    throw new FetchError(url.href, `${name} would be ${total} bytes, more than the ${limit} allowed`);
+  }
   let received = offset;
   o.onProgress?.(received, total);
   const file = createWriteStream(partial, { flags: offset > 0 ? 'a' : 'w', mode: 0o644 });
   response.on('data', (chunk: Buffer) => {
     hash.update(chunk);
     received += chunk.length;
+    if (received > limit) response.destroy(new Error('too large'));
     o.onProgress?.(received, total);
   });
   try {
     await pipeline(response, file);
   } catch (error) {
+    if (received > limit) {
+      await rm(partial, { force: true });
+      throw new FetchError(url.href, `${name} is larger than the ${limit} bytes allowed (refused)`);
+    }
     throw new FetchError(
       url.href,
       `the download of ${name} stopped after ${received} bytes (${(error as Error).message}); run again to resume`,

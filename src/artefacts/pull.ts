@@ -20,6 +20,10 @@ import { FetchError, fetchText, shownUrl, type Transport } from './http.ts';
 import { imageArchiveNames, RKE2_INSTALL_SCRIPT_URL, RKE2_RELEASES_URL, releaseFileUrl } from './plan.ts';
 
 const HELM_CERTS_DIR = 'kubernetes/helm/certs';
+/** Size bounds: RKE2's largest archive is about 1 GiB; charts and install.sh are small. */
+const MAX_RELEASE_FILE_BYTES = 16 * 2 ** 30;
+const MAX_CHART_BYTES = 512 * 2 ** 20;
+const MAX_INSTALL_SCRIPT_BYTES = 4 * 2 ** 20;
 const SERVER_CONFIG = 'kubernetes/config/server.yaml';
 
 export interface PullOptions {
@@ -117,6 +121,7 @@ export async function pullArtefacts(o: PullOptions): Promise<PullSummary> {
         target: path.join(releaseDir, name),
         sha256: sums.get(name)!,
         digestSource: `${names.checksums} (${shownUrl(sumsUrl.href)})`,
+        maxBytes: MAX_RELEASE_FILE_BYTES,
         onProgress: (received, total) => o.onProgress?.(file, received, total),
       }).catch(failed(file));
       record({ file, url: shownUrl(url.href), ...result, checkedAgainst: names.checksums });
@@ -134,6 +139,7 @@ export async function pullArtefacts(o: PullOptions): Promise<PullSummary> {
     const result = await downloadVerified({
       url,
       target: path.join(releaseDir, INSTALL_SCRIPT),
+      maxBytes: MAX_INSTALL_SCRIPT_BYTES,
       onProgress: (received, total) => o.onProgress?.(file, received, total),
     }).catch(failed(file));
     record({ file, url: shownUrl(url.href), ...result });
@@ -177,6 +183,7 @@ export async function pullArtefacts(o: PullOptions): Promise<PullSummary> {
       target: path.join(chartsDir, fileName),
       sha256: entry.digest,
       digestSource: `the digest in ${shownUrl(indexUrl.href)}`,
+      maxBytes: MAX_CHART_BYTES,
       transport,
       onProgress: (received, total) => o.onProgress?.(file, received, total),
     }).catch(failed(file));

@@ -12,7 +12,7 @@ import { tempDir } from '../definition/fixtures.ts';
 const DATA = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
 const SHA256 = createHash('sha256').update(DATA).digest('hex');
 let ranges: (string | undefined)[] = [];
-let mode: 'ranges' | 'no-ranges' = 'ranges';
+let mode: 'ranges' | 'no-ranges' | 'no-length' = 'ranges';
 let server: http.Server;
 let url: URL;
 let work: { dir: string; remove: () => Promise<void> };
@@ -22,6 +22,12 @@ beforeAll(async () => {
   work = await tempDir('outpost-download-');
   server = http.createServer((req, res) => {
     ranges.push(req.headers.range);
+    if (mode === 'no-length') {
+      // Chunked: the size is not announced.
+      res.writeHead(200);
+      res.write(DATA.subarray(0, 2500));
+      return res.end(DATA.subarray(2500));
+    }
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (!m || mode === 'no-ranges') return res.writeHead(200, { 'content-length': DATA.length }).end(DATA);
     const start = Number(m[1]);
@@ -71,6 +77,18 @@ describe('downloadVerified', () => {
     expect(r.status).toBe('fetched');
     expect(await readFile(target)).toEqual(DATA);
     await expect(stat(partialName(target))).rejects.toThrow();
+  });
+
+  it('refuses a file larger than allowed, announced or not, and keeps nothing of it', async () => {
+    await expect(downloadVerified({ url, target, sha256: SHA256, maxBytes: 4000 })).rejects.toThrow(
+      /would be 5000 bytes, more than the 4000 allowed/,
+    );
+    mode = 'no-length';
+    await expect(downloadVerified({ url, target, sha256: SHA256, maxBytes: 4000 })).rejects.toThrow(
+      /larger than the 4000 bytes allowed \(refused\)/,
+    );
+    await expect(stat(partialName(target))).rejects.toThrow();
+    await expect(stat(target)).rejects.toThrow();
   });
 
   it('leaves a correct file alone, and replaces a wrong one only with verified bytes', async () => {

@@ -36,7 +36,6 @@ export interface PullOptions {
   /** Architectures to fetch the release for; default the definition's. */
   arches?: Arch[];
   onProgress?: (file: string, received: number, total: number | undefined) => void;
-  onFile?: (file: PulledFile) => void;
 }
 
 export interface PulledFile {
@@ -82,10 +81,7 @@ export async function pullArtefacts(o: PullOptions): Promise<PullSummary> {
       );
   }
   const files: PulledFile[] = [];
-  const record = (f: PulledFile) => {
-    files.push(f);
-    o.onFile?.(f);
-  };
+  const record = (f: PulledFile) => files.push(f);
   const serverConfig = await readConfigMap(o.configDir, SERVER_CONFIG);
   const releaseDir = await safeDir(o.configDir, RELEASE_DIR);
 

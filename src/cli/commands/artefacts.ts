@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import type { PulledFile, PullSummary } from '../../artefacts/pull.ts';
+import type { PullSummary } from '../../artefacts/pull.ts';
 import { InputError } from '../../common/diagnostics.ts';
 import { formatBytes } from '../../common/units.ts';
 import type { Arch } from '../../definition/types.ts';
@@ -84,7 +84,6 @@ Exit codes: 0 done, 1 a fetch failed or a file was refused, 2 bad input.`,
           installScript: opts.installScript === true ? undefined : opts.installScript,
           arches: arches ? [...new Set(arches)] : undefined,
           onProgress: progress?.update,
-          onFile: progress?.done,
         });
       } finally {
         progress?.stop();
@@ -100,7 +99,7 @@ Exit codes: 0 done, 1 a fetch failed or a file was refused, 2 bad input.`,
     });
 }
 
-/** One bar per file on a terminal; nothing otherwise. */
+/** One bar per file fetched, on a terminal (the summary after them lists every file). */
 async function progressBars() {
   const { MultiBar, Presets } = await import('cli-progress');
   const multi = new MultiBar(
@@ -125,11 +124,6 @@ async function progressBars() {
       }
       if (total !== undefined) bar.setTotal(total);
       bar.update(received, sizes(received, total));
-    },
-    done(f: PulledFile) {
-      if (!bars.has(f.file)) {
-        multi.log(`${f.status} ${f.file}\n`);
-      }
     },
     stop() {
       multi.stop();

@@ -164,7 +164,9 @@ export function evaluate(facts: Facts): CheckResult[] {
         ? 'the service builds installer ISOs and config drives with it'
         : tool.usedBy === 'build'
           ? 'builds need it (or run them in the container)'
-          : 'the lab needs it';
+          : tool.usedBy === 'kit'
+            ? 'zip site kits need it'
+            : 'the lab needs it';
     add(
       `tool ${tool.name}`,
       tool.found ? 'pass' : missing,

@@ -5,9 +5,10 @@
  * - `service`: `outpost serve` builds each host's installer ISO and config drive (src/installer), so these
  *   must be on the management node;
  * - `build`: disk surgery for `outpost build` (src/image, src/build); builds may run in the container;
+ * - `kit`: `outpost kit create --format zip` (src/kit), on the connected machine;
  * - `lab`: the lab's QEMU machines and TLS certificates (src/lab), for trials only.
  */
-export type ToolUse = 'service' | 'build' | 'lab';
+export type ToolUse = 'service' | 'build' | 'kit' | 'lab';
 
 export interface Tool {
   /** Program name as the code calls it, or an absolute path when the code reads the file itself. */
@@ -45,6 +46,7 @@ export const TOOLS: readonly Tool[] = [
   { name: 'xfs_admin', usedBy: 'build', package: 'xfsprogs', versionArgs: ['-V'] },
   { name: 'mdir', usedBy: 'build', package: 'mtools', versionArgs: ['--version'] },
   { name: 'mtype', usedBy: 'build', package: 'mtools', versionArgs: ['--version'] },
+  { name: 'zip', usedBy: 'kit', package: 'zip', versionArgs: ['-v'] },
   { name: 'qemu-img', usedBy: 'lab', package: 'qemu-utils', versionArgs: ['--version'] },
   { name: 'qemu-system-x86_64', usedBy: 'lab', package: 'qemu-system-x86', versionArgs: ['--version'] },
   { name: 'openssl', usedBy: 'lab', package: 'openssl', versionArgs: ['version'] },

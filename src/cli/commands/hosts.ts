@@ -445,7 +445,7 @@ export function latestProgress(events: EventRow[]): EventRow[] {
 }
 
 /** The outpost inventory format with everything resolved, as the API takes it. */
-function toWire(host: InventoryHost) {
+export function toWire(host: InventoryHost) {
   const { spec, credentials } = host;
   return {
     name: spec.name,

@@ -3,6 +3,7 @@ import { registerArtefacts } from './artefacts.ts';
 import { registerBuild } from './build.ts';
 import { registerCluster } from './cluster.ts';
 import { registerHosts } from './hosts.ts';
+import { registerKit } from './kit.ts';
 import { registerLab } from './lab.ts';
 import { registerPreflight } from './preflight.ts';
 import { registerServe } from './serve.ts';
@@ -16,6 +17,7 @@ export function registerCommands(program: Command): void {
   registerBuild(program);
   registerCluster(program);
   registerHosts(program);
+  registerKit(program);
   registerLab(program);
   registerPreflight(program);
   registerServe(program);

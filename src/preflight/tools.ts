@@ -49,5 +49,6 @@ export const TOOLS: readonly Tool[] = [
   { name: 'zip', usedBy: 'kit', package: 'zip', versionArgs: ['-v'] },
   { name: 'qemu-img', usedBy: 'lab', package: 'qemu-utils', versionArgs: ['--version'] },
   { name: 'qemu-system-x86_64', usedBy: 'lab', package: 'qemu-system-x86', versionArgs: ['--version'] },
+  { name: 'ip', usedBy: 'lab', package: 'iproute2', versionArgs: ['-V'] },
   { name: 'openssl', usedBy: 'lab', package: 'openssl', versionArgs: ['version'] },
 ];

@@ -22,8 +22,9 @@ describe('the tools outpost runs', () => {
     const called = new Map<string, string>();
     for (const file of sources(src)) {
       const text = readFileSync(file, 'utf8');
-      // run('x', ...) from src/image/exec.ts, execa('x', ...), spawn('x', ...), and host tools read by path.
-      for (const m of text.matchAll(/\b(?:run|execa|execaSync|spawn)\('([A-Za-z0-9._/-]+)',\s*\[/g))
+      // run('x', ...) from src/image/exec.ts, execa('x', ...), spawn('x', ...) (not methods such as a
+      // statement's .run()), and host tools read by path.
+      for (const m of text.matchAll(/(?<![.\w])(?:run|execa|execaSync|spawn)\('([A-Za-z0-9._/-]+)',/g))
         called.set(m[1]!, path.relative(src, file));
       for (const m of text.matchAll(/HOST_TOOLS = \[([^\]]*)\]/g))
         for (const t of m[1]!.matchAll(/'([^']+)'/g)) called.set(t[1]!, path.relative(src, file));

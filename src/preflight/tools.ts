@@ -51,4 +51,6 @@ export const TOOLS: readonly Tool[] = [
   { name: 'qemu-system-x86_64', usedBy: 'lab', package: 'qemu-system-x86', versionArgs: ['--version'] },
   { name: 'ip', usedBy: 'lab', package: 'iproute2', versionArgs: ['-V'] },
   { name: 'openssl', usedBy: 'lab', package: 'openssl', versionArgs: ['version'] },
+  // `outpost trial` lists the site's nodes with it, and copies it into the image for the guests.
+  { name: 'kubectl', usedBy: 'lab', package: 'kubectl', versionArgs: ['version', '--client'] },
 ];

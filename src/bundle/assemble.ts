@@ -18,6 +18,8 @@ const NETWORK_BAND = /^0[0-9]/;
 export interface AssembleOptions {
   engine: FirstBootEngine;
   env?: Readonly<Record<string, string | undefined>>;
+  /** Content the build's caller adds after every domain's (see BuildOptions.contributions). */
+  extra?: readonly BundleContribution[];
 }
 
 /** Builds the first-boot bundle for a loaded definition: reads the config dir, renders every step. */
@@ -36,6 +38,7 @@ export async function assembleBundle(loaded: LoadedDefinition, opts: AssembleOpt
   };
   const contributions: BundleContribution[] = [];
   for (const contribute of bundleContributors) contributions.push(await contribute(ctx));
+  contributions.push(...(opts.extra ?? []));
   return bundleFromContributions(loaded, opts.engine, contributions);
 }
 

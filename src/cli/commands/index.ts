@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerAppliance } from './appliance.ts';
 import { registerBuild } from './build.ts';
 import { registerCluster } from './cluster.ts';
 import { registerHosts } from './hosts.ts';
@@ -10,6 +11,7 @@ import { registerVersion } from './version.ts';
 
 /** Every top-level command; each module adds its own subcommand with its own --help. */
 export function registerCommands(program: Command): void {
+  registerAppliance(program);
   registerBuild(program);
   registerCluster(program);
   registerHosts(program);

@@ -23,6 +23,8 @@ export interface ApplianceSettings {
   inventory?: string;
   /** A site kit imported with `outpost kit import` at first start: its path on the build host. */
   kit?: string;
+  /** The BMC credentials the kit needs (`kit import --secrets`): the text of that file. */
+  kitSecrets?: string;
 }
 
 const LISTEN =
@@ -46,14 +48,25 @@ export function settingsProblems(s: ApplianceSettings): string[] {
 
 const KIT_NAME = 'site-kit';
 const INVENTORY_NAME = 'inventory.yaml';
+const KIT_SECRETS_NAME = 'kit-secrets.yaml';
 
 /** The bundle content of the appliance; `payloadTar` is the path of writePayload's tar on the build host. */
 export function applianceContribution(s: ApplianceSettings, payloadTar: string): BundleContribution {
-  const inventoryNames = s.inventory === undefined ? [] : [INVENTORY_NAME];
+  // Files carried in the bundle (small, 0600) and copied to the import folder; the kit is an artefact.
+  const importFiles = [
+    ...(s.inventory === undefined ? [] : [INVENTORY_NAME]),
+    ...(s.kit && s.kitSecrets !== undefined ? [KIT_SECRETS_NAME] : []),
+  ];
   const kitName = s.kit ? `${KIT_NAME}${kitSuffix(s.kit)}` : undefined;
   const commands: string[][] = [];
-  if (kitName) commands.push(['kit', 'import', kitName]);
-  if (inventoryNames.length) commands.push(['hosts', 'import', ...inventoryNames]);
+  if (kitName)
+    commands.push([
+      'kit',
+      'import',
+      kitName,
+      ...(s.kitSecrets !== undefined ? ['--secrets', KIT_SECRETS_NAME] : []),
+    ]);
+  if (s.inventory !== undefined) commands.push(['hosts', 'import', INVENTORY_NAME]);
   const file = (name: string, content: string | Uint8Array, mode = 0o644, secret = false): BundleFile => ({
     path: `appliance/${name}`,
     content,
@@ -71,7 +84,7 @@ export function applianceContribution(s: ApplianceSettings, payloadTar: string):
         'import-site.sh',
         renderTemplate('appliance/import-site.sh.hbs', {
           commands,
-          files: [...inventoryNames, ...(kitName ? [kitName] : [])],
+          files: [...importFiles, ...(kitName ? [kitName] : [])],
         }),
         0o755,
       ),
@@ -84,14 +97,17 @@ export function applianceContribution(s: ApplianceSettings, payloadTar: string):
       ),
       // Inventories hold BMC passwords: redacted in the build directory's copy of the bundle.
       ...(s.inventory === undefined ? [] : [file(`import/${INVENTORY_NAME}`, s.inventory, 0o600, true)]),
+      ...(s.kit && s.kitSecrets !== undefined
+        ? [file(`import/${KIT_SECRETS_NAME}`, s.kitSecrets, 0o600, true)]
+        : []),
     ],
     scripts: [
       {
         name: APPLIANCE_STEP,
         content: renderTemplate('appliance/install.sh.hbs', {
-          inventory: inventoryNames,
+          files: importFiles,
           kit: kitName ?? '',
-          importCount: inventoryNames.length + (kitName ? 1 : 0),
+          importCount: importFiles.length + (kitName ? 1 : 0),
         }),
       },
     ],

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { stringify } from 'yaml';
@@ -13,6 +13,7 @@ interface ApplianceCommandOptions {
   definitionFile: string;
   inventory: string[];
   kit?: string;
+  kitSecrets?: string;
   listen: string;
   advertiseUrl?: string;
   iso?: boolean;
@@ -40,6 +41,12 @@ export function registerAppliance(program: Command): void {
     )
     .addOption(new Option('--kit <file>', 'a site kit to import at first start with `outpost kit import`'))
     .addOption(
+      new Option(
+        '--kit-secrets <file>',
+        'the BMC credentials the kit needs (kit import --secrets; passwords written in the file, not passwordFile)',
+      ),
+    )
+    .addOption(
       new Option('--listen <host:port>', 'where outpost.service listens: the site-facing address').default(
         '0.0.0.0:8080',
       ),
@@ -66,6 +73,8 @@ async function run(program: Command, opts: ApplianceCommandOptions): Promise<voi
   const configDir = resolveConfigDir(opts.configDir);
   const inventory = await readInventory(opts.inventory);
   if (opts.kit) checkKit(program, opts.kit);
+  if (opts.kitSecrets && !opts.kit) throw new InputError('--kit-secrets needs --kit');
+  const kitSecrets = opts.kitSecrets ? readOperatorText('--kit-secrets', opts.kitSecrets) : undefined;
   const { buildAppliance } = await import('../../appliance/build.ts');
   const { buildProgress, reportBuildFailure } = await import('./build-run.ts');
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
@@ -81,6 +90,7 @@ async function run(program: Command, opts: ApplianceCommandOptions): Promise<voi
         ...(opts.advertiseUrl && { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
         ...(inventory !== undefined && { inventory }),
         ...(opts.kit && { kit: path.resolve(opts.kit) }),
+        ...(kitSecrets !== undefined && { kitSecrets }),
       },
       ...progress.callbacks,
     });
@@ -116,6 +126,17 @@ async function readInventory(files: string[]): Promise<string | undefined> {
     );
   }
   return stringify({ hosts: inventory.hosts.map(toWire) });
+}
+
+function readOperatorText(option: string, file: string): string {
+  try {
+    if (!statSync(file).isFile()) throw new Error('not a file');
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InputError(
+      `${option} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
 }
 
 function checkKit(program: Command, file: string): void {

@@ -108,10 +108,24 @@ export class ApiError extends Error {
   }
 }
 
-/** The discovery file a running `outpost serve` writes: `{ "url": ..., "pid": ... }`; ignored once its process is gone. */
+/**
+ * The discovery file a running `outpost serve` writes: `{ "url": ..., "pid": ..., "mediaDir": ... }`; ignored
+ * once its process is gone.
+ */
 export interface Discovery {
   url: string;
   pid: number;
+  mediaDir?: string;
+}
+
+/** The media dir of the service running on this machine with this state dir, when it says. */
+export function discoveredMediaDir(stateDir: string): string | undefined {
+  try {
+    const found = JSON.parse(readFileSync(statePaths(stateDir).discovery, 'utf8')) as Partial<Discovery>;
+    return typeof found.mediaDir === 'string' ? found.mediaDir : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function discoveredUrl(file: string): string | undefined {

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { Presets, SingleBar } from 'cli-progress';
 import {
   BUILD_JOURNAL_DIR,
   type BuildOptions,
@@ -13,6 +12,7 @@ import { formatBytes } from '../../common/units.ts';
 import { Interrupted } from '../../image/cleanup.ts';
 import { resolveConfigDir } from '../config-dir.ts';
 import { type OutputFormat, printJson } from '../output.ts';
+import { progressBars } from '../progress.ts';
 import type { BuildCommandOptions } from './build.ts';
 
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as Record<string, number>;
@@ -101,30 +101,4 @@ function printReport(report: BuildReport, format: OutputFormat): void {
     `${rel(image.path)}: ${formatBytes(image.bytes)}, sha256 ${image.sha256}\n` +
       `built in ${(report.durationMs / 1000).toFixed(1)} s; report: ${rel(path.join(report.buildDir!, 'report.json'))}\n`,
   );
-}
-
-/** One bar per long step, only on a terminal; other output stays line-oriented for logs and scripts. */
-function progressBars() {
-  let bar: SingleBar | undefined;
-  let current = '';
-  const mib = (n: number) => Math.round(n / 2 ** 20);
-  return {
-    update(step: string, done: number, total: number) {
-      if (step !== current) {
-        bar?.stop();
-        bar = new SingleBar(
-          { format: ` ${step.padEnd(8)} [{bar}] {percentage}% {value}/{total} MiB`, hideCursor: true },
-          Presets.shades_classic,
-        );
-        bar.start(mib(total), 0);
-        current = step;
-      }
-      bar!.update(mib(done));
-    },
-    stop() {
-      bar?.stop();
-      bar = undefined;
-      current = '';
-    },
-  };
 }

@@ -445,7 +445,6 @@ export function latestProgress(events: EventRow[]): EventRow[] {
 }
 
 /** The outpost inventory format with everything resolved, as the API takes it. */
-/** A host as the API takes it, and as outpost inventory YAML writes it: every value resolved. */
 export function toWire(host: InventoryHost) {
   const { spec, credentials } = host;
   return {

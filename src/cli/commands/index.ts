@@ -3,6 +3,7 @@ import { registerAppliance } from './appliance.ts';
 import { registerBuild } from './build.ts';
 import { registerCluster } from './cluster.ts';
 import { registerHosts } from './hosts.ts';
+import { registerKit } from './kit.ts';
 import { registerLab } from './lab.ts';
 import { registerServe } from './serve.ts';
 import { registerTrial } from './trial.ts';
@@ -15,6 +16,7 @@ export function registerCommands(program: Command): void {
   registerBuild(program);
   registerCluster(program);
   registerHosts(program);
+  registerKit(program);
   registerLab(program);
   registerServe(program);
   registerTrial(program);

@@ -136,7 +136,7 @@ export function registerServe(program: Command): void {
       // Clients on this machine find the service (and its token) through the state dir: no exports needed.
       const { discovery, apiToken } = statePaths(stateDir);
       const localUrl = service.url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
-      writeFileAtomic(discovery, `${JSON.stringify({ url: localUrl, pid: process.pid })}\n`, 0o600);
+      writeFileAtomic(discovery, `${JSON.stringify({ url: localUrl, pid: process.pid, mediaDir })}\n`, 0o600);
       const clientDefault = path.resolve(process.env.OUTPOST_STATE_DIR ?? DEFAULT_STATE_DIR);
       const clientHint =
         stateDir === clientDefault ? 'outpost hosts list' : `outpost hosts list --state-dir ${stateDir}`;

@@ -9,7 +9,7 @@ import { SerialVm } from '../support/serial-vm.ts';
 
 /*
  * The management appliance built by `outpost appliance` from a small definition on the Debian fixture,
- * with a two-host inventory, booted in QEMU (TCG, OVMF, one vCPU, 1.5 GiB) with a user-net port forward
+ * with a site kit (two hosts) and an inventory (one host), booted in QEMU (TCG, OVMF, one vCPU, 1.5 GiB) with a user-net port forward
  * to the service. From the host: the API token is read from the serial console, the API answers with the
  * inventory's hosts, the console page answers. Boot-to-API time is printed.
  */
@@ -37,21 +37,28 @@ const definition = {
 };
 
 /**
- * Two hosts whose "BMCs" are closed ports on the host's loopback (the guest's 10.0.2.2): the service
- * registers them and retries; nothing leaves the machine. The inventory is what counts here.
+ * Hosts whose "BMCs" are closed ports on the host's loopback (the guest's 10.0.2.2): the service
+ * registers them and retries; nothing leaves the machine. The inventory is what counts here. Two come
+ * in the site kit (without credentials; the secrets file gives them), one in a plain inventory.
  */
-const inventory = {
-  hosts: ['rack1-node-1', 'rack1-node-2'].map((name, i) => ({
-    name,
-    bmc: {
-      address: `redfish-virtualmedia+http://10.0.2.2:${i + 1}/redfish/v1/Systems/1`,
-      username: 'admin',
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: an inventory's ${ENV} reference, resolved at build time
-      password: '${BMC_PASSWORD}',
-    },
-    bootMACAddress: `52:54:00:0a:00:0${i + 1}`,
-  })),
-};
+const inventoryOf = (names: string[], first: number) => ({
+  hosts: names.map((name, j) => {
+    const i = first + j;
+    return {
+      name,
+      bmc: {
+        address: `redfish-virtualmedia+http://10.0.2.2:${i + 1}/redfish/v1/Systems/1`,
+        username: 'admin',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: an inventory's ${ENV} reference, resolved at build time
+        password: '${BMC_PASSWORD}',
+      },
+      bootMACAddress: `52:54:00:0a:00:0${i + 1}`,
+    };
+  }),
+});
+const KIT_HOSTS = ['rack1-node-1', 'rack1-node-2'];
+const INVENTORY_HOSTS = ['rack2-node-1'];
+const ALL_HOSTS = [...KIT_HOSTS, ...INVENTORY_HOSTS].sort();
 
 async function getJson(url: string, token: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url, {
@@ -74,7 +81,40 @@ describe('the management appliance in QEMU', () => {
       await mkdir(path.join(configDir, 'base-images'), { recursive: true });
       await symlink(await ensureDebianBaseImage(), path.join(configDir, 'base-images', 'debian-12.raw'));
       await writeFile(path.join(configDir, 'mgmt.yaml'), stringify(definition));
-      await writeFile(path.join(work, 'inventory.yaml'), stringify(inventory));
+      await writeFile(path.join(work, 'kit-inventory.yaml'), stringify(inventoryOf(KIT_HOSTS, 0)));
+      await writeFile(path.join(work, 'inventory.yaml'), stringify(inventoryOf(INVENTORY_HOSTS, 2)));
+      await writeFile(
+        path.join(work, 'kit-secrets.yaml'),
+        stringify({
+          credentials: KIT_HOSTS.map((host) => ({ host, username: 'admin', password: 'kit-bmc-secret' })),
+        }),
+      );
+      // The site kit: its definition (a site image, not built here) and the inventory without credentials.
+      const siteDir = path.join(work, 'site');
+      await mkdir(siteDir);
+      await writeFile(
+        path.join(siteDir, 'site.yaml'),
+        stringify({ apiVersion: '1.3', image: { ...definition.image, outputImageName: 'site.raw' } }),
+      );
+      const kit = path.join(work, 'site.kit.tar.zst');
+      await execa(
+        process.execPath,
+        [
+          path.join(repoRoot, 'bin/outpost.js'),
+          'kit',
+          'create',
+          '--output',
+          kit,
+          '--config-dir',
+          siteDir,
+          '--definition-file',
+          'site.yaml',
+          '--inventory',
+          path.join(work, 'kit-inventory.yaml'),
+          '--no-base-images',
+        ],
+        { env: { BMC_PASSWORD: 'kit-bmc-secret' } },
+      );
 
       const started = performance.now();
       const built = await execa(
@@ -104,10 +144,14 @@ describe('the management appliance in QEMU', () => {
           `(${report.payload.packages} packages); image ${(image.bytes / 2 ** 20).toFixed(0)} MiB apparent, ` +
           `${(await execa('du', ['-m', image.path])).stdout.split('\t')[0]} MiB allocated`,
       );
-      // The build keeps no readable copy of the inventory's BMC password.
-      const buildFiles = await execa('grep', ['-rl', 'appliance-bmc-secret', report.raw.buildDir], {
-        reject: false,
-      });
+      // The build directory keeps no readable copy of a BMC password (the inventory's, the kit's secrets).
+      const buildFiles = await execa(
+        'grep',
+        ['-rlE', 'appliance-bmc-secret|kit-bmc-secret', report.raw.buildDir],
+        {
+          reject: false,
+        },
+      );
       expect(buildFiles.stdout).toBe('');
 
       const hostPort = await freePort();
@@ -127,7 +171,7 @@ describe('the management appliance in QEMU', () => {
         const tokenSeconds = (performance.now() - bootStarted) / 1000;
         expect(serial).not.toContain('outpost-firstboot: FAILED');
 
-        // Bounded poll: the API answers (first 200), then holds both hosts once the import ran.
+        // Bounded poll: the API answers (first 200), then holds every host once the imports ran.
         let apiSeconds = 0;
         let names: string[] = [];
         const deadline = Date.now() + IMPORT_TIMEOUT_MS;
@@ -136,13 +180,13 @@ describe('the management appliance in QEMU', () => {
           if (res?.status === 200) {
             apiSeconds ||= (performance.now() - bootStarted) / 1000;
             names = ((res.body as { hosts: { name: string }[] }).hosts ?? []).map((h) => h.name).sort();
-            if (names.length === 2) break;
+            if (names.length === ALL_HOSTS.length) break;
           }
           await new Promise((r) => setTimeout(r, 2000));
         }
         const importSeconds = (performance.now() - bootStarted) / 1000;
         expect(apiSeconds, 'the API never answered 200 through the port forward').toBeGreaterThan(0);
-        expect(names).toEqual(['rack1-node-1', 'rack1-node-2']);
+        expect(names).toEqual(ALL_HOSTS);
 
         const wrongToken = await getJson(`${base}/api/v1/hosts`, 'not-the-token');
         expect(wrongToken.status).toBe(401);
@@ -154,7 +198,7 @@ describe('the management appliance in QEMU', () => {
         expect(await health.json()).toEqual({ ok: true });
 
         expect(vm.serial()).toMatch(
-          /appliance: outpost installed in \/opt\/outpost \(\d+ MiB\), 1 file\(s\) to import/,
+          /appliance: outpost installed in \/opt\/outpost \(\d+ MiB\), 3 file\(s\) to import/,
         );
         console.log(
           `appliance boot: token on the console after ${tokenSeconds.toFixed(1)} s, API answered after ` +

@@ -72,9 +72,8 @@ removes it once the service has imported it.`,
 async function run(program: Command, opts: ApplianceCommandOptions): Promise<void> {
   const configDir = resolveConfigDir(opts.configDir);
   const inventory = await readInventory(opts.inventory);
-  if (opts.kit) checkKit(program, opts.kit);
   if (opts.kitSecrets && !opts.kit) throw new InputError('--kit-secrets needs --kit');
-  const kitSecrets = opts.kitSecrets ? readOperatorText('--kit-secrets', opts.kitSecrets) : undefined;
+  const kitSecrets = opts.kit ? await checkKit(program, opts.kit, opts.kitSecrets) : undefined;
   const { buildAppliance } = await import('../../appliance/build.ts');
   const { buildProgress, reportBuildFailure } = await import('./build-run.ts');
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
@@ -128,18 +127,16 @@ async function readInventory(files: string[]): Promise<string | undefined> {
   return stringify({ hosts: inventory.hosts.map(toWire) });
 }
 
-function readOperatorText(option: string, file: string): string {
-  try {
-    if (!statSync(file).isFile()) throw new Error('not a file');
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new InputError(
-      `${option} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    );
-  }
-}
-
-function checkKit(program: Command, file: string): void {
+/**
+ * The kit is verified now (every entry against its manifest) and so are the credentials it needs, so
+ * a kit the appliance could not import fails the build (exit 2), not the first start. Returns the
+ * secrets file's text, carried as it is (0600) for `kit import --secrets`.
+ */
+async function checkKit(
+  program: Command,
+  file: string,
+  secretsFile: string | undefined,
+): Promise<string | undefined> {
   const kit = program.commands.find((c) => c.name() === 'kit');
   if (!kit?.commands.some((c) => c.name() === 'import')) {
     throw new InputError(
@@ -153,4 +150,48 @@ function checkKit(program: Command, file: string): void {
     // reported below
   }
   if (!regular) throw new InputError(`--kit ${file}: not a file`);
+  const { scanKit, describeNeeded } = await import('../../kit/index.ts');
+  const scanned = await scanKit(file);
+  if (scanned.problems.length || !scanned.manifest) {
+    throw new InputError(
+      `--kit ${file}: not a sound site kit:\n${scanned.problems.map((p) => `  ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n')}`,
+    );
+  }
+  const needed = scanned.manifest.secretsNeeded;
+  if (!secretsFile) {
+    if (needed.length)
+      throw new InputError(
+        `--kit ${file} needs BMC credentials at import; give them with --kit-secrets FILE:\n${needed.map((n) => `  ${describeNeeded(n)}`).join('\n')}`,
+      );
+    return undefined;
+  }
+  const text = readOperatorText('--kit-secrets', secretsFile);
+  const { readSecretsFile } = await import('../../kit/inventory-secrets.ts');
+  // The image carries this text alone: a password kept in another file would not be found there.
+  let passwordFile: string | undefined;
+  const secrets = readSecretsFile(secretsFile, text, (f) => {
+    passwordFile ??= f;
+    return '';
+  });
+  if (passwordFile)
+    throw new InputError(
+      `--kit-secrets ${secretsFile}: passwordFile '${passwordFile}' cannot be carried into the appliance; write the password in the file`,
+    );
+  if (secrets.diagnostics.length)
+    throw new InputError(
+      `--kit-secrets ${secretsFile} has ${secrets.diagnostics.length} problem(s):`,
+      secrets.diagnostics,
+    );
+  return text;
+}
+
+function readOperatorText(option: string, file: string): string {
+  try {
+    if (!statSync(file).isFile()) throw new Error('not a file');
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InputError(
+      `${option} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
 }

@@ -161,10 +161,11 @@ describe('the appliance content', () => {
 });
 
 describe('outpost appliance refuses bad input with exit 2, writing nothing', () => {
-  const outpost = (args: string[], env: Record<string, string> = {}) =>
+  const outpost = (args: string[], env: Record<string, string> = {}, cwd = work) =>
     execa(process.execPath, [path.join(repoRoot, 'bin/outpost.js'), 'appliance', ...args], {
       reject: false,
       env,
+      cwd,
     });
 
   it.each([
@@ -196,6 +197,56 @@ describe('outpost appliance refuses bad input with exit 2, writing nothing', () 
     expect(r.exitCode, r.stderr).toBe(2);
     expect(r.stderr).toMatch(message);
     expect((await readdir(dir)).sort()).toEqual(['bad.yaml', 'mgmt.yaml']);
+  });
+
+  it('refuses a kit it could not import: not a kit, credentials missing, a passwordFile it cannot carry', async () => {
+    const dir = path.join(work, 'kit-refusals');
+    await mkdir(path.join(dir, 'site'), { recursive: true });
+    await writeFile(path.join(dir, 'mgmt.yaml'), 'apiVersion: 1.3\n');
+    await writeFile(
+      path.join(dir, 'site', 'site.yaml'),
+      'apiVersion: 1.3\nimage:\n  imageType: raw\n  arch: x86_64\n  baseImage: b.raw\n  outputImageName: s.raw\n',
+    );
+    await writeFile(
+      path.join(dir, 'hosts.yaml'),
+      'hosts:\n  - name: node-1\n    bmc: { address: "redfish://10.0.0.1/redfish/v1/Systems/1", username: a, password: b }\n',
+    );
+    await writeFile(path.join(dir, 'not-a-kit.tar.zst'), 'hello');
+    await writeFile(
+      path.join(dir, 'secrets.yaml'),
+      'credentials:\n  - host: node-1\n    username: a\n    passwordFile: pw\n',
+    );
+    await writeFile(path.join(dir, 'pw'), 'b\n');
+    const kit = path.join(dir, 'site.kit.tar.zst');
+    const made = await execa(
+      process.execPath,
+      [
+        path.join(repoRoot, 'bin/outpost.js'),
+        'kit',
+        'create',
+        '--output',
+        kit,
+        '--config-dir',
+        'site',
+      ].concat(['--definition-file', 'site.yaml', '--inventory', 'hosts.yaml', '--no-base-images']),
+      { cwd: dir, reject: false },
+    );
+    expect(made.exitCode, made.stderr).toBe(0);
+    const before = (await readdir(dir)).sort();
+    const cases: [string[], RegExp][] = [
+      [['--kit', 'not-a-kit.tar.zst'], /not a sound site kit/],
+      [['--kit', kit], /needs BMC credentials at import; give them with --kit-secrets[\s\S]*host node-1/],
+      [
+        ['--kit', kit, '--kit-secrets', 'secrets.yaml'],
+        /passwordFile 'pw' cannot be carried into the appliance/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const r = await outpost(['--config-dir', dir, '--definition-file', 'mgmt.yaml', ...args], {}, dir);
+      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    expect((await readdir(dir)).sort()).toEqual(before);
   });
 
   it('--help says what it builds', async () => {

@@ -69,7 +69,8 @@ describe('the appliance content', () => {
     expect(c.artefacts).toEqual([{ path: 'appliance/outpost.tar', source: '/build/outpost.tar' }]);
     expect(c.scripts.map((s) => s.name)).toEqual([APPLIANCE_STEP]);
     const install = c.scripts[0]!.content;
-    expect(install).toContain('tar -xf "$ARTEFACTS_DIR/appliance/outpost.tar" -C /opt/outpost.new');
+    expect(install).toContain('payload="$ARTEFACTS_DIR/appliance/outpost.tar"');
+    expect(install).toContain('tar -xf "$payload" -C /opt/outpost.new --no-same-owner');
     expect(install).toContain('install -m 0600 "$here/import/"\'inventory.yaml\' /var/lib/outpost/import/');
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash array in the script, not a template
     expect(install).toContain('systemctl start --no-block "${UNITS[@]}"');

@@ -33,6 +33,8 @@ const definition = {
       enable: ['serial-getty@ttyS0.service'],
       disable: ['apt-daily.timer', 'apt-daily-upgrade.timer'],
     },
+    // Room for outpost unpacked next to its payload during the first boot (docs/appliance.md).
+    rawConfiguration: { diskSize: '2G' },
   },
 };
 

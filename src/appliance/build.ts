@@ -4,7 +4,7 @@
  * raw image always; with `iso` (or the definition's imageType: iso) also the self-installing ISO, a
  * second run of the same builder that wraps the same content.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { type BuildOptions, type BuildReport, buildImage } from '../build/build-image.ts';
 import { InputError } from '../common/diagnostics.ts';
@@ -38,10 +38,16 @@ export async function buildAppliance(options: ApplianceOptions): Promise<Applian
   const wantIso = options.iso === true || image.imageType === 'iso';
   const names = outputNames(image.outputImageName);
 
-  // The payload is staged under the build root (`_build`, an input folder no output may name) and goes
-  // with the process: a build that dies leaves it for the next appliance build, which starts by removing it.
+  // The payload is staged under the build root (`_build`, an input folder no output may name), in a
+  // folder named after this process; what an appliance build that died left is removed here.
   const buildRoot = options.buildRoot ?? path.join(path.resolve(options.configDir), '_build');
-  const work = path.join(buildRoot, 'appliance');
+  mkdirSync(buildRoot, { recursive: true });
+  for (const name of readdirSync(buildRoot)) {
+    const pid = STAGE_NAME.exec(name)?.[1];
+    if (pid && !processAlive(Number(pid)))
+      rmSync(path.join(buildRoot, name), { recursive: true, force: true });
+  }
+  const work = path.join(buildRoot, `appliance-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   try {
@@ -67,7 +73,18 @@ export async function buildAppliance(options: ApplianceOptions): Promise<Applian
   }
 }
 
-/** `mgmt.raw` / `mgmt.iso` (or `mgmt.img` -> `mgmt.img` and `mgmt.iso`) in the folder the definition names. */
+const STAGE_NAME = /^appliance-(\d+)$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** `mgmt.raw` -> `mgmt.raw` and `mgmt.iso`; `mgmt.img` -> `mgmt.img` and `mgmt.img.iso`; in the definition's folder. */
 export function outputNames(outputImageName: string): { raw: string; iso: string } {
   const stem = outputImageName.replace(/\.(raw|iso)$/i, '');
   return {

@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { mountConsole } from '../src/console/index.ts';
+import { mountConsole } from '../src/service/console/index.ts';
 import { Store } from '../src/service/store.ts';
 
 const RUNS = 7;

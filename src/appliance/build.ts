@@ -7,8 +7,8 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { type BuildOptions, type BuildReport, buildImage } from '../build/build-image.ts';
+import { loadDefinition } from '../build/load-definition.ts';
 import { InputError } from '../common/diagnostics.ts';
-import { loadDefinition } from '../definition/load.ts';
 import { type ApplianceSettings, applianceContribution, settingsProblems } from './contribution.ts';
 import { type Payload, writePayload } from './payload.ts';
 

@@ -28,12 +28,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { rename, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { assembleBundle } from '../bundle/assemble.ts';
 import type { Bundle, FirstBootEngine } from '../bundle/bundle.ts';
 import type { BundleContribution } from '../bundle/types.ts';
 import { InputError, OperationError } from '../common/diagnostics.ts';
 import { readImageSignature } from '../definition/checks/image-signature.ts';
-import { loadDefinition } from '../definition/load.ts';
 import type { LoadedDefinition } from '../definition/types.ts';
 import {
   addKernelArgs,
@@ -72,8 +70,10 @@ import { computeImageMap } from '../installer/image-map.ts';
 import { buildInstallerIso, prepareInstallerBase } from '../installer/iso.ts';
 import { locateInstallerKernel } from '../installer/kernel.ts';
 import { bundledClusterToken } from '../kubernetes/contributor.ts';
+import { assembleBundle } from './assemble-bundle.ts';
 import { buildLog, createBuildDir, naming, redactor, writeRenderedBundle } from './build-dir.ts';
 import { cachedSha256, hashCacheTemp, rememberSha256 } from './hash-cache.ts';
+import { loadDefinition } from './load-definition.ts';
 import type { BuildFacts, StepDefinition } from './plan.ts';
 import { reclaimLeftovers } from './reclaim.ts';
 import { formatBytes, planSize } from './sizing.ts';

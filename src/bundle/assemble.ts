@@ -2,8 +2,7 @@ import { InputError } from '../common/diagnostics.ts';
 import { readTemplate, renderTemplate } from '../common/templates.ts';
 import type { LoadedDefinition } from '../definition/types.ts';
 import { type Bundle, FIRSTBOOT_UNIT_NAME, type FirstBootEngine } from './bundle.ts';
-import type { BundleContext } from './context.ts';
-import { bundleContributors } from './contributors.ts';
+import type { BundleContext, BundleContributor } from './context.ts';
 import { bundleDigest } from './digest.ts';
 import { ignitionConfig } from './ignition.ts';
 import { holdsSecrets } from './os-settings.ts';
@@ -22,8 +21,16 @@ export interface AssembleOptions {
   extra?: readonly BundleContribution[];
 }
 
-/** Builds the first-boot bundle for a loaded definition: reads the config dir, renders every step. */
-export async function assembleBundle(loaded: LoadedDefinition, opts: AssembleOptions): Promise<Bundle> {
+/**
+ * Builds the first-boot bundle for a loaded definition: reads the config dir, renders every step of every
+ * contributor. The contributors come from the caller because the domains that contribute (network,
+ * kubernetes) sit above the bundle: src/build/assemble-bundle.ts lists them all.
+ */
+export async function assembleBundleWith(
+  loaded: LoadedDefinition,
+  opts: AssembleOptions,
+  contributors: readonly BundleContributor[],
+): Promise<Bundle> {
   const definition = loaded.definition;
   const problems = validateForBundle(definition);
   if (problems.length > 0) {
@@ -37,7 +44,7 @@ export async function assembleBundle(loaded: LoadedDefinition, opts: AssembleOpt
     env: opts.env,
   };
   const contributions: BundleContribution[] = [];
-  for (const contribute of bundleContributors) contributions.push(await contribute(ctx));
+  for (const contribute of contributors) contributions.push(await contribute(ctx));
   contributions.push(...(opts.extra ?? []));
   return bundleFromContributions(loaded, opts.engine, contributions);
 }

@@ -1,11 +1,4 @@
 import type { Diagnostic } from '../common/diagnostics.ts';
-import { checkKubernetesRelease } from '../kubernetes/check.ts';
-import { checkNetworkFiles } from '../network/check.ts';
-import { checkBaseImage } from './checks/base-image.ts';
-import { checkComponentDirectories, checkUnsupportedDirectories } from './checks/directories.ts';
-import { checkHelmFiles, checkKubernetesFiles } from './checks/kubernetes-files.ts';
-import { checkKubernetesNetwork } from './checks/kubernetes-network.ts';
-import { checkOutputImage } from './checks/output-image.ts';
 import type { DefinitionDraft } from './types.ts';
 
 /** What a check of the config directory gets: the definition as far as it could be read, and ways to point. */
@@ -25,16 +18,3 @@ export interface ConfigDirCheckContext {
 }
 
 export type ConfigDirCheck = (ctx: ConfigDirCheckContext) => Promise<Diagnostic[]>;
-
-/** Every check run by `outpost validate` (and before a build), in no particular order: all run, all report. */
-export const configDirChecks: ConfigDirCheck[] = [
-  checkBaseImage,
-  checkComponentDirectories,
-  checkUnsupportedDirectories,
-  checkHelmFiles,
-  checkKubernetesFiles,
-  checkKubernetesRelease,
-  checkNetworkFiles,
-  checkKubernetesNetwork,
-  checkOutputImage,
-];

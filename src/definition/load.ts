@@ -2,7 +2,7 @@ import path from 'node:path';
 import { readOperatorFile } from '../common/contained-fs.ts';
 import { byPosition, type Diagnostic } from '../common/diagnostics.ts';
 import { type Environment, YamlSource } from '../common/yaml-cursor.ts';
-import { type ConfigDirCheckContext, configDirChecks } from './config-dir-checks.ts';
+import type { ConfigDirCheck, ConfigDirCheckContext } from './config-dir-checks.ts';
 import { locateField } from './locate.ts';
 import { parseDefinition } from './parse.ts';
 import { SECTIONS, sectionRank } from './section-names.ts';
@@ -20,12 +20,14 @@ export interface LoadOptions {
 }
 
 /**
- * Reads and checks a definition and its config directory. Every problem found is returned, grouped
- * by section; `loaded` is set only when there is none. Messages never contain values resolved from
- * the environment.
+ * Reads a definition and runs `checks` on it and its config directory. Every problem found is returned,
+ * grouped by section; `loaded` is set only when there is none. Messages never contain values resolved
+ * from the environment. The checks come from the caller because the domains that read the config
+ * directory (network, kubernetes) sit above the definition: src/build/load-definition.ts lists them all.
  */
-export async function loadDefinition(
+export async function loadDefinitionWith(
   opts: LoadOptions,
+  checks: readonly ConfigDirCheck[],
 ): Promise<{ loaded?: LoadedDefinition; diagnostics: Diagnostic[] }> {
   const configDir = path.resolve(opts.configDir);
   const file = path.resolve(configDir, opts.definitionFile);
@@ -47,7 +49,7 @@ export async function loadDefinition(
   const definition = parseDefinition(source);
   const ctx = checkContext(configDir, file, definition, source, display);
   const crossFile = await Promise.all(
-    configDirChecks.map((check) =>
+    checks.map((check) =>
       // Belt and braces: a check that fails unexpectedly still yields a positioned problem, not a crash.
       check(ctx).catch((error: unknown) => [
         ctx.atFile(

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isOneOf } from '../common/unions.ts';
 import type { BmcAddress } from './bmc-address.ts';
 import { readInventory } from './inventory.ts';
 import { ejectAll, findCdSlots, insertInto } from './media.ts';
@@ -11,6 +12,7 @@ import {
   type BootOverrideMode,
   type BootTarget,
   type HardwareInventory,
+  POWER_STATES,
   type PowerAction,
   type PowerState,
   RedfishError,
@@ -141,7 +143,7 @@ export class RedfishClient {
 
   async powerState(): Promise<PowerState> {
     const state = str((await this.system()).PowerState);
-    if (state === 'On' || state === 'Off' || state === 'PoweringOn' || state === 'PoweringOff') return state;
+    if (isOneOf(POWER_STATES, state)) return state;
     // Paused/Reset and other transitional values: treat as on, Redfish has no better mapping.
     return 'On';
   }

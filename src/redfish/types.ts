@@ -23,7 +23,9 @@ export interface HardwareInventory {
   unknown?: string[];
 }
 
-export type PowerState = 'On' | 'Off' | 'PoweringOn' | 'PoweringOff';
+/** What a ComputerSystem's PowerState can be (Redfish's transitional `Paused`/`Reset` are read as `On`). */
+export const POWER_STATES = ['On', 'Off', 'PoweringOn', 'PoweringOff'] as const;
+export type PowerState = (typeof POWER_STATES)[number];
 export type PowerAction = 'on' | 'off' | 'soft-off' | 'reboot';
 export type BootTarget = 'Cd' | 'Hdd' | 'Pxe';
 /** How long a boot override lasts: the next boot only, or until changed. */

@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import { isOneOf } from '../common/unions.ts';
 import { hashToken, hostConfigPath, newToken, writeHostConfig } from './callbacks.ts';
 import type { CredentialsFile } from './credentials.ts';
 import { newHostIsoName } from './host-media.ts';
@@ -7,7 +8,13 @@ import { leftOnBmc, refuseAction } from './lifecycle.ts';
 import type { MediaServer } from './media.ts';
 import type { Store } from './store.ts';
 import type { Transitions } from './transitions.ts';
-import type { HostRecord, HostSpec, InventoryHost, PowerAction } from './types.ts';
+import {
+  type HostRecord,
+  type HostSpec,
+  type InventoryHost,
+  POWER_ACTIONS,
+  type PowerAction,
+} from './types.ts';
 
 /** A refused request: the API answers with `status` and this message. */
 export class ActionError extends Error {
@@ -272,7 +279,7 @@ export class HostActions {
   }
 
   power(name: string, action: unknown): HostRecord {
-    if (action !== 'on' && action !== 'off' && action !== 'reboot') {
+    if (!isOneOf(POWER_ACTIONS, action)) {
       throw new ActionError(400, "action must be 'on', 'off' or 'reboot'");
     }
     const host = this.get(name);

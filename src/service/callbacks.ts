@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from './files.ts';
-import { stepIndex } from './lifecycle.ts';
+import { type CALLBACK_STEPS, stepIndex } from './lifecycle.ts';
 import { terminalSafe } from './log.ts';
 import type { Transitions } from './transitions.ts';
 import type { HostRecord, HostSpec } from './types.ts';
@@ -27,7 +27,7 @@ export interface CallbackReport {
   /** As sent, e.g. `write` or `17-users.sh`. */
   phase: string;
   /** The step it belongs to, if any (`cleaning` is a deprovisioning step, the others provisioning). */
-  step?: 'installer' | 'first-boot' | 'cleaning';
+  step?: (typeof CALLBACK_STEPS)[number];
   /** True when the report ends its step (the installer's `install`, first boot's `firstboot`). */
   final: boolean;
   status: (typeof CALLBACK_STATUSES)[number];

@@ -107,8 +107,21 @@ export class ClusterManager {
       host: h.name,
       role: h.spec.role,
       initializer: named !== undefined && h.name === named,
-      addresses: nodeAddresses(h.spec.networkData, `${h.name} networkData`),
+      addresses: this.addressesOf(h.name, h.spec.networkData),
     }));
+  }
+
+  /** Parsed once per host and network data: plans, drives and status all ask, and a host file can be big. */
+  private readonly parsedAddresses = new Map<
+    string,
+    { networkData: string | undefined; addresses: string[] }
+  >();
+  private addressesOf(host: string, networkData: string | undefined): string[] {
+    const cached = this.parsedAddresses.get(host);
+    if (cached && cached.networkData === networkData) return cached.addresses;
+    const addresses = nodeAddresses(networkData, `${host} networkData`);
+    this.parsedAddresses.set(host, { networkData, addresses });
+    return addresses;
   }
 
   plan(): JoinPlanResult | undefined {

@@ -1,42 +1,18 @@
-import type { ErrorType, HostRecord, HostState, PowerAction } from './types.ts';
+import { isOneOf, unreachable } from '../common/unions.ts';
+import {
+  type ErrorType,
+  FLOWS,
+  type HostRecord,
+  type HostState,
+  type HostStep,
+  type PowerAction,
+  type Step,
+  type StepOf,
+} from './types.ts';
 
-/**
- * The host lifecycle as data: each state is a list of idempotent steps run in order, then the next state.
- * The current step is persisted, so a restart re-runs at most the step that was under way — and every
- * step checks before it acts (power on only when off), so re-running it does not act twice.
- */
-export const FLOWS = {
-  registering: ['connect'],
-  inspecting: ['inspect'],
-  available: [],
-  provisioning: [
-    'power-off',
-    'prepare-media',
-    'insert-media',
-    'boot-once',
-    'power-on',
-    'installer',
-    'boot-disk',
-    'first-boot',
-    'eject-media',
-  ],
-  provisioned: [],
-  // Then cleaning, like Metal3's automated (metadata) cleaning: the installer ISO in wipe mode clears
-  // every disk's partition tables and filesystem signatures and reports through its callback.
-  deprovisioning: [
-    'power-off',
-    'eject-media',
-    'prepare-cleaning',
-    'insert-cleaning-media',
-    'boot-cleaning',
-    'power-on-cleaning',
-    'cleaning',
-    'power-off-cleaned',
-    'eject-cleaning-media',
-  ],
-} as const satisfies Record<HostState, readonly string[]>;
-
-export type Step = (typeof FLOWS)[HostState][number];
+// The lifecycle's data (each state's steps, in order) is FLOWS in types.ts, beside the states it is keyed
+// by, so that a host record's step can be typed from it; it is re-exported here with the rules that use it.
+export { FLOWS, type HostStep, type Step } from './types.ts';
 
 const NEXT_STATE: Partial<Record<HostState, HostState>> = {
   registering: 'inspecting',
@@ -46,25 +22,25 @@ const NEXT_STATE: Partial<Record<HostState, HostState>> = {
 };
 
 /** Steps that work on the service's own files, without the BMC. */
-export const LOCAL_STEPS: readonly string[] = ['prepare-media', 'prepare-cleaning'];
+export const LOCAL_STEPS = ['prepare-media', 'prepare-cleaning'] as const satisfies readonly Step[];
 
 /** Steps that wait for the host to call back instead of acting on the BMC. */
-export const CALLBACK_STEPS: readonly string[] = ['installer', 'first-boot', 'cleaning'];
+export const CALLBACK_STEPS = ['installer', 'first-boot', 'cleaning'] as const satisfies readonly Step[];
 
 /**
  * Callback steps whose boot the BMC is watched for when the host cannot call back (no-callbacks
  * provisioning). Cleaning always boots outpost's own wipe ISO, which calls back.
  */
-export const WATCHED_STEPS: readonly string[] = ['installer', 'first-boot'];
+export const WATCHED_STEPS = ['installer', 'first-boot'] as const satisfies readonly Step[];
 
 /** The cleaning steps of deprovisioning, skipped for a host with `automatedCleaningMode: disabled`. */
-export const CLEANING_STEPS: readonly string[] = FLOWS.deprovisioning.slice(2);
+export const CLEANING_STEPS: readonly StepOf<'deprovisioning'>[] = FLOWS.deprovisioning.slice(2);
 
 /** A step the host's spec turns off: it succeeds at once, without acting. */
 export function isSkipped(host: Pick<HostRecord, 'state' | 'step' | 'spec'>): boolean {
   return (
     host.state === 'deprovisioning' &&
-    CLEANING_STEPS.includes(host.step) &&
+    isOneOf(CLEANING_STEPS, host.step) &&
     host.spec.automatedCleaningMode === 'disabled'
   );
 }
@@ -93,29 +69,36 @@ export const ERROR_TYPES: Record<HostState | 'power', ErrorType> = {
   power: 'power management error',
 };
 
-export function firstStep(state: HostState): string {
-  return (FLOWS[state] as readonly string[])[0] ?? '';
+/** The steps of a state's flow, as a list of the union of all steps (to look a step up in it). */
+function stepsOf(state: HostState): readonly Step[] {
+  return FLOWS[state];
+}
+
+export function firstStep(state: HostState): HostStep {
+  return stepsOf(state)[0] ?? '';
 }
 
 /** Where a host goes once its current step succeeded: the next step, or the first step of the next state. */
-export function afterStep(state: HostState, step: string): { state: HostState; step: string } {
-  const steps = FLOWS[state] as readonly string[];
-  const next = steps[steps.indexOf(step) + 1];
+export function afterStep(state: HostState, step: HostStep): { state: HostState; step: HostStep } {
+  const steps = stepsOf(state);
+  const next = steps[stepIndex(state, step) + 1];
   if (next !== undefined) return { state, step: next };
   const nextState = NEXT_STATE[state] ?? state;
   return { state: nextState, step: firstStep(nextState) };
 }
 
 /** Steps of a state strictly before `step` — used when a callback shows the host is further than recorded. */
-export function stepsBetween(state: HostState, from: string, to: string): string[] {
-  const steps = FLOWS[state] as readonly string[];
-  const a = steps.indexOf(from);
-  const b = steps.indexOf(to);
+export function stepsBetween(state: HostState, from: string, to: string): Step[] {
+  const steps = stepsOf(state);
+  const a = stepIndex(state, from);
+  const b = stepIndex(state, to);
   return a >= 0 && b > a ? steps.slice(a, b) : [];
 }
 
+/** Where `step` (a recorded step, or one a host reported) is in the state's flow; -1 when it is not in it. */
 export function stepIndex(state: HostState, step: string): number {
-  return (FLOWS[state] as readonly string[]).indexOf(step);
+  const steps = stepsOf(state);
+  return isOneOf(steps, step) ? steps.indexOf(step) : -1;
 }
 
 export function isStable(state: HostState): boolean {
@@ -144,9 +127,9 @@ export function backoffDelay(errorCount: number, timing: Timing): number {
 }
 
 export type Work =
-  | { kind: 'step'; state: HostState; step: string }
+  | { kind: 'step'; state: HostState; step: HostStep }
   | { kind: 'power'; action: PowerAction }
-  | { kind: 'timeout'; state: HostState; step: string }
+  | { kind: 'timeout'; state: HostState; step: Step }
   | { kind: 'refresh-power' }
   | { kind: 'none' };
 
@@ -160,20 +143,20 @@ export function workFor(host: HostRecord, now: number, timing: Timing): Work {
     const checked = host.powerCheckedAt ?? host.updatedAt;
     return now - checked >= timing.powerSyncMs ? { kind: 'refresh-power' } : { kind: 'none' };
   }
-  if (CALLBACK_STEPS.includes(host.step) && !isSkipped(host)) {
+  if (isOneOf(CALLBACK_STEPS, host.step) && !isSkipped(host)) {
     if (now - host.stepStartedAt > timing.callbackTimeoutMs)
       return { kind: 'timeout', state: host.state, step: host.step };
     // A host that cannot call back has its BMC watched instead (its installer and first boot only).
-    if (host.provisioning?.callbacks !== false || !WATCHED_STEPS.includes(host.step)) return { kind: 'none' };
+    if (host.provisioning?.callbacks !== false || !isOneOf(WATCHED_STEPS, host.step)) return { kind: 'none' };
   }
   return { kind: 'step', state: host.state, step: host.step };
 }
 
+/** What a user may ask of a host, each accepted in some states only (refuseAction). */
+export type UserAction = 'provision' | 'deprovision' | 'power' | 'inspect' | 'delete';
+
 /** Which states each user action is accepted in; the message says why not otherwise. */
-export function refuseAction(
-  action: 'provision' | 'deprovision' | 'power' | 'inspect' | 'delete',
-  host: HostRecord,
-): string | undefined {
+export function refuseAction(action: UserAction, host: HostRecord): string | undefined {
   const s = host.state;
   const busy = (what: string) => `host ${host.name} is ${s}; ${what}`;
   switch (action) {
@@ -197,6 +180,8 @@ export function refuseAction(
       return s === 'provisioning' || s === 'provisioned' || s === 'deprovisioning'
         ? busy('deprovision it first, or delete it with --force')
         : undefined;
+    default:
+      return unreachable(action);
   }
 }
 

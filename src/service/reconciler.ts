@@ -1,3 +1,4 @@
+import { isOneOf, unreachable } from '../common/unions.ts';
 import { formatBytes } from '../common/units.ts';
 import type { CredentialsFile } from './credentials.ts';
 import { type BmcDriver, type BmcSession, describeBmcError, isRefusedCredentials } from './driver.ts';
@@ -12,7 +13,7 @@ import {
 } from './lifecycle.ts';
 import type { Store } from './store.ts';
 import type { Transitions } from './transitions.ts';
-import type { HostRecord, PowerAction } from './types.ts';
+import type { HostRecord, Operation, OperationStep, PowerAction, Step } from './types.ts';
 
 export interface ReconcilerOptions {
   store: Store;
@@ -37,8 +38,11 @@ export interface ReconcilerOptions {
 type Outcome = { patch: Partial<HostRecord>; message: string; waiting?: boolean; warnings?: string[] };
 type Failure = { message: string; permanent: boolean };
 
+/** Event reason of a finished power action. */
+const POWER_REASONS: Record<PowerAction, string> = { on: 'PowerOn', off: 'PowerOff', reboot: 'Rebooted' };
+
 /** Event reason of the BMC warnings a step can meet. */
-const WARNING_REASONS: Record<string, string> = {
+const WARNING_REASONS: Partial<Record<Step, string>> = {
   inspect: 'InspectionIncomplete',
   'boot-once': 'BootOverrideChanged',
   'boot-disk': 'BootOverrideChanged',
@@ -144,7 +148,7 @@ export class Reconciler {
       return;
     }
     const signal = this.abort.signal;
-    if (LOCAL_STEPS.includes(host.step)) {
+    if (isOneOf(LOCAL_STEPS, host.step)) {
       let outcome: Outcome | undefined;
       let failure: Failure | undefined;
       try {
@@ -186,7 +190,7 @@ export class Reconciler {
           onRetry: (attempt, attempts, reason) => {
             if (signal.aborted) return;
             const message = scrub(`retrying ${attempt}/${attempts}: ${reason}`);
-            const [state, step] = host.step
+            const [state, step]: [Operation['state'], OperationStep] = host.step
               ? [host.state, host.step]
               : ['power' as const, host.powerRequest ?? ''];
             store.noteOperation(host.name, state, step, message);
@@ -219,7 +223,7 @@ export class Reconciler {
   /** What the BMC did not do as asked but the step carried on from: one Warning event each. */
   private recordWarnings(host: HostRecord, warnings: string[]): void {
     if (warnings.length === 0 || this.o.store.getHost(host.name)?.id !== host.id) return;
-    const reason = WARNING_REASONS[host.step] ?? 'BmcWarning';
+    const reason = (host.step ? WARNING_REASONS[host.step] : undefined) ?? 'BmcWarning';
     for (const warning of new Set(warnings)) this.o.transitions.event(host.name, 'Warning', reason, warning);
   }
 
@@ -250,7 +254,7 @@ export class Reconciler {
       store.endOperation(host.name, 'power', action, 'succeeded', outcome.message);
       const { powerRequest: _done, error: _cleared, ...rest } = host;
       transitions.save({ ...rest, ...outcome.patch });
-      const reason = action === 'on' ? 'PowerOn' : action === 'off' ? 'PowerOff' : 'Rebooted';
+      const reason = POWER_REASONS[action];
       transitions.event(host.name, 'Normal', reason, outcome.message);
     });
   }
@@ -385,8 +389,13 @@ export class Reconciler {
           patch: host.state === 'deprovisioning' ? { provisioning: undefined } : {},
           message: 'virtual media ejected',
         };
-      default:
+      // Run without the BMC (executeLocal), or waited for: the host calls back.
+      case 'prepare-media':
+      case 'prepare-cleaning':
+      case 'cleaning':
         throw new Error(`internal: no executor for step '${host.step}' in state ${host.state}`);
+      default:
+        return unreachable(host.step, `no executor for step '${String(host.step)}' in state ${host.state}`);
     }
   }
 

@@ -1,7 +1,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { OperationError } from '../common/diagnostics.ts';
 import { terminalSafe } from './log.ts';
-import type { EventLevel, HostEvent, HostRecord, HostState, Operation } from './types.ts';
+import type { EventLevel, HostEvent, HostRecord, HostState, Operation, OperationStep } from './types.ts';
 
 const SCHEMA_VERSION = 1;
 
@@ -167,7 +167,7 @@ export class Store {
   }
 
   /** Opens an operation row; a running row for the same host, state and step is reused (resumed after a restart). */
-  startOperation(host: string, state: HostState | 'power', step: string, time = Date.now()): number {
+  startOperation(host: string, state: HostState | 'power', step: OperationStep, time = Date.now()): number {
     const running = this.sql(
       "SELECT id FROM operations WHERE host = ? AND state = ? AND step = ? AND result = 'running' ORDER BY id DESC LIMIT 1",
     ).get(host, state, step) as { id: number } | undefined;
@@ -182,7 +182,7 @@ export class Store {
   endOperation(
     host: string,
     state: HostState | 'power',
-    step: string,
+    step: OperationStep,
     result: Operation['result'],
     message?: string,
     time = Date.now(),
@@ -193,7 +193,7 @@ export class Store {
   }
 
   /** Sets the message of a running operation (a retry under way shows there as it happens). */
-  noteOperation(host: string, state: HostState | 'power', step: string, message: string): void {
+  noteOperation(host: string, state: HostState | 'power', step: OperationStep, message: string): void {
     this.sql(
       "UPDATE operations SET message = ? WHERE host = ? AND state = ? AND step = ? AND result = 'running'",
     ).run(message, host, state, step);
@@ -211,7 +211,7 @@ export class Store {
       id: number;
       host: string;
       state: HostState | 'power';
-      step: string;
+      step: OperationStep;
       started_at: number;
       ended_at: number | null;
       result: Operation['result'];

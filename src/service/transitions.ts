@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterStep, backoffDelay, ERROR_TYPES, firstStep, stepsBetween, type Timing } from './lifecycle.ts';
 import { countError, observeStep } from './metrics.ts';
 import type { Store } from './store.ts';
-import type { EventLevel, HostRecord, HostSpec, HostState } from './types.ts';
+import type { EventLevel, HostRecord, HostSpec, HostState, Step } from './types.ts';
 
 export type EventSink = (host: string, level: EventLevel, reason: string, message: string) => void;
 
@@ -110,7 +110,7 @@ export class Transitions {
     host: HostRecord,
     message: string,
     timing: Timing,
-    opts: { restartStep?: string; now?: number; permanent?: boolean } = {},
+    opts: { restartStep?: Step; now?: number; permanent?: boolean } = {},
   ): HostRecord {
     const now = opts.now ?? Date.now();
     const count = (host.error?.count ?? 0) + 1;

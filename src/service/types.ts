@@ -1,3 +1,5 @@
+import type { PowerState } from '../redfish/types.ts';
+
 /**
  * The management service's vocabulary. States follow Metal3's BareMetalHost provisioning states;
  * an error does not change the state (like Metal3's operationalStatus), it marks the host and
@@ -14,6 +16,51 @@ export const HOST_STATES = [
 ] as const;
 export type HostState = (typeof HOST_STATES)[number];
 
+/**
+ * The host lifecycle as data: each state is a list of idempotent steps run in order, then the next state.
+ * The current step is persisted, so a restart re-runs at most the step that was under way — and every
+ * step checks before it acts (power on only when off), so re-running it does not act twice.
+ */
+export const FLOWS = {
+  registering: ['connect'],
+  inspecting: ['inspect'],
+  available: [],
+  provisioning: [
+    'power-off',
+    'prepare-media',
+    'insert-media',
+    'boot-once',
+    'power-on',
+    'installer',
+    'boot-disk',
+    'first-boot',
+    'eject-media',
+  ],
+  provisioned: [],
+  // Then cleaning, like Metal3's automated (metadata) cleaning: the installer ISO in wipe mode clears
+  // every disk's partition tables and filesystem signatures and reports through its callback.
+  deprovisioning: [
+    'power-off',
+    'eject-media',
+    'prepare-cleaning',
+    'insert-cleaning-media',
+    'boot-cleaning',
+    'power-on-cleaning',
+    'cleaning',
+    'power-off-cleaned',
+    'eject-cleaning-media',
+  ],
+} as const satisfies Record<HostState, readonly string[]>;
+
+/** A step of some state's flow. */
+export type Step = (typeof FLOWS)[HostState][number];
+
+/** The steps of one state's flow. */
+export type StepOf<S extends HostState> = (typeof FLOWS)[S][number];
+
+/** Where a host stands within its state: the step that runs next, or '' in a state without steps. */
+export type HostStep = Step | '';
+
 /** Metal3's error types, so users of both read the same words. */
 export type ErrorType =
   | 'registration error'
@@ -24,7 +71,9 @@ export type ErrorType =
 
 export type HostRole = 'server' | 'agent';
 
-export type PowerAction = 'on' | 'off' | 'reboot';
+/** What a user may ask of a stable host's power (`outpost hosts power`). */
+export const POWER_ACTIONS = ['on', 'off', 'reboot'] as const;
+export type PowerAction = (typeof POWER_ACTIONS)[number];
 
 /** Where a host's BMC is and how to talk to it; credentials live elsewhere (see credentials.ts). */
 export interface BmcSpec {
@@ -120,14 +169,14 @@ export interface HostRecord {
   spec: HostSpec;
   state: HostState;
   /** The step within the state that runs next (persisted, so a restart resumes there). */
-  step: string;
+  step: HostStep;
   stepStartedAt: number;
   provisioning?: ProvisioningRequest;
   /** While deprovisioning with cleaning: the media server's URL prefix the BMC fetches the cleaning ISO from. */
   mediaBaseUrl?: string;
   /** A power action waiting to run once the host is in a stable state. */
   powerRequest?: PowerAction;
-  powerState?: string;
+  powerState?: PowerState;
   /** When the BMC last reported `powerState` for a stable host (the periodic power sync). */
   powerCheckedAt?: number;
   hardware?: Hardware;
@@ -149,12 +198,18 @@ export interface HostEvent {
   message: string;
 }
 
+/**
+ * What an operation is about: a state's step (`''` for the state as a whole), or a power action (state
+ * `power`).
+ */
+export type OperationStep = HostStep | PowerAction;
+
 /** One row of the operation history: a state's step from start to end. */
 export interface Operation {
   id: number;
   hostName: string;
   state: HostState | 'power';
-  step: string;
+  step: OperationStep;
   startedAt: number;
   endedAt?: number;
   result: 'running' | 'succeeded' | 'failed' | 'abandoned';

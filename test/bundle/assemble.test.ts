@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { assembleBundle, bundleFromContributions, CLEANUP_NAME } from '../../src/bundle/assemble.ts';
+import { assembleBundle } from '../../src/build/assemble-bundle.ts';
+import { bundleFromContributions, CLEANUP_NAME } from '../../src/bundle/assemble.ts';
 import { validateForBundle } from '../../src/bundle/validate.ts';
 import { InputError } from '../../src/common/diagnostics.ts';
 import { EXAMPLE_KEY, exampleBundle, exampleConfigDir, load, text } from './helpers.ts';
@@ -110,7 +111,7 @@ describe('bundle assembly', () => {
       def.operatingSystem.users.push({ username: "a'b; rm -rf /" });
     });
     try {
-      const r = await import('../../src/definition/load.ts').then((m) =>
+      const r = await import('../../src/build/load-definition.ts').then((m) =>
         m.loadDefinition({ configDir: cfg.dir, definitionFile: 'example.yaml', env: {} }),
       );
       if (r.loaded) {

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { parse, stringify } from 'yaml';
-import { assembleBundle } from '../../src/bundle/assemble.ts';
+import { assembleBundle } from '../../src/build/assemble-bundle.ts';
+import { loadDefinition } from '../../src/build/load-definition.ts';
 import type { Bundle, FirstBootEngine } from '../../src/bundle/bundle.ts';
-import { loadDefinition } from '../../src/definition/load.ts';
 import type { LoadedDefinition } from '../../src/definition/types.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');

@@ -1,7 +1,7 @@
 import { lstat, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { assembleBundle } from '../../src/bundle/assemble.ts';
+import { assembleBundle } from '../../src/build/assemble-bundle.ts';
 import { tempDir } from '../definition/fixtures.ts';
 import { EXAMPLE_KEY, exampleConfigDir, load } from './helpers.ts';
 import { ignitionFilesStage, ignitionValidate } from './ignition-run.ts';

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sessions } from '../../src/console/sessions.ts';
+import { Sessions } from '../../src/service/console/sessions.ts';
 import { freePort, ServiceProcess, tempDir, waitFor } from '../service/helpers.ts';
 import { type Site, startSite } from './site.ts';
 

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { clusterStatus, type MemberFacts } from '../../src/cluster/status.ts';
 import type { NodeObservation } from '../../src/cluster/types.ts';
-import { readyNodes } from '../../src/console/index.ts';
-import { hostRow } from '../../src/console/rows.ts';
+import { readyNodes } from '../../src/service/console/index.ts';
+import { hostRow } from '../../src/service/console/rows.ts';
 import type { HostRecord } from '../../src/service/types.ts';
 
 const host = (name: string): HostRecord => ({

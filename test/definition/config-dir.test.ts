@@ -1,6 +1,7 @@
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { configDirChecks, loadDefinition } from '../../src/build/load-definition.ts';
 import { formatDiagnostic } from '../../src/common/diagnostics.ts';
 import { YamlSource } from '../../src/common/yaml-cursor.ts';
 import {
@@ -8,9 +9,8 @@ import {
   readImageSignature,
   signatureOf,
 } from '../../src/definition/checks/image-signature.ts';
-import { type ConfigDirCheck, configDirChecks } from '../../src/definition/config-dir-checks.ts';
+import type { ConfigDirCheck } from '../../src/definition/config-dir-checks.ts';
 import { parseDiskSize } from '../../src/definition/disk-size.ts';
-import { loadDefinition } from '../../src/definition/load.ts';
 import { makeGptImage, makeIsoImage, makeMbrImage, tempDir, writeTree } from './fixtures.ts';
 
 const DEFINITION = `apiVersion: 1.3

@@ -1,8 +1,8 @@
 import { copyFile, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadDefinition } from '../../src/build/load-definition.ts';
 import { formatDiagnostic } from '../../src/common/diagnostics.ts';
-import { loadDefinition } from '../../src/definition/load.ts';
 import { CORPUS_ENV, makeCorpusConfigDir, tempDir } from './fixtures.ts';
 
 /*

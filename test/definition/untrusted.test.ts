@@ -175,7 +175,7 @@ describe('no hang', () => {
       'kubernetes/manifests/app.yaml:1:1: is a FIFO (named pipe): only regular files and folders are read',
     ]);
     mkfifo(path.join(dir, 'fifo.yaml'));
-    const { loadDefinition } = await import('../../src/definition/load.ts');
+    const { loadDefinition } = await import('../../src/build/load-definition.ts');
     const result = await loadDefinition({ configDir: dir, definitionFile: 'fifo.yaml', env: {}, cwd: dir });
     expect(result.diagnostics.map(formatDiagnostic)).toEqual([
       'fifo.yaml:1:1: cannot read the definition file: is a FIFO (named pipe), not a regular file',

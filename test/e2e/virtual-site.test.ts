@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { formatTrial, runTrial } from '../../src/lab/trial.ts';
 import { FLOWS } from '../../src/service/lifecycle.ts';
+import { formatTrial, runTrial } from '../../src/trial/index.ts';
 import { copyExampleConfigDir } from './support/example-image.ts';
 
 /*

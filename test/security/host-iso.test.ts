@@ -2,46 +2,39 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lab, startLab } from '../../src/lab/index.ts';
+import type { Lab } from '../../src/lab/index.ts';
 import {
   clientFor,
-  freePort,
+  fakeSite,
   inventoryOf,
   listHosts,
-  ServiceProcess,
+  type ServiceProcess,
   summary,
-  tempDir,
   waitFor,
 } from '../service/helpers.ts';
 
 // Finding: the per-host installer ISO carries the host's callback token and was served at a guessable URL
 // (`/media/hosts/<host name>.iso`) while inserted. Now its name is 128 random bits, new at each provisioning,
 // it is served only while inserted at its host's BMC (and deleted at the eject), and its URL is never logged.
-const tmp = tempDir('sec-host-iso');
-const stateDir = path.join(tmp.dir, 'state');
-const mediaDir = path.join(tmp.dir, 'media');
+// A raw disk image (provisioning it builds this host's own installer ISO) and the checksum the build
+// writes next to it (the installer verifies the image against it).
+const raw = randomBytes(2 * 1024 * 1024);
+const site = fakeSite('sec-host-iso', {
+  hosts: 1,
+  media: {
+    'site.raw': raw,
+    'site.raw.sha256': `${createHash('sha256').update(raw).digest('hex')}  site.raw\n`,
+  },
+});
+const { stateDir, mediaDir } = site;
 let lab: Lab;
 let service: ServiceProcess;
 
 beforeAll(async () => {
-  mkdirSync(mediaDir);
-  // A raw disk image: provisioning it builds this host's own installer ISO.
-  const raw = randomBytes(2 * 1024 * 1024);
-  writeFileSync(path.join(mediaDir, 'site.raw'), raw);
-  // The checksum the build writes next to the image: the installer verifies the image against it.
-  writeFileSync(
-    path.join(mediaDir, 'site.raw.sha256'),
-    `${createHash('sha256').update(raw).digest('hex')}  site.raw\n`,
-  );
-  lab = await startLab({ hosts: 1, backend: 'fake', stateDir: path.join(tmp.dir, 'lab') });
-  service = new ServiceProcess({ stateDir, mediaDir, port: await freePort() });
+  ({ lab, service } = await site.start());
   await service.start();
 });
-afterAll(async () => {
-  await service?.kill();
-  await lab?.close();
-  tmp.cleanup();
-});
+afterAll(() => site.close());
 
 const status = async (url: string) => (await fetch(url, { method: 'HEAD' })).status;
 

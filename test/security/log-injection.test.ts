@@ -1,27 +1,25 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lab, startLab } from '../../src/lab/index.ts';
+import type { Lab } from '../../src/lab/index.ts';
 import { terminalSafe } from '../../src/service/log.ts';
 import {
   clientFor,
-  freePort,
+  fakeSite,
   inventoryOf,
   listHosts,
   OUTPOST,
   ServiceProcess,
-  tempDir,
   waitFor,
 } from '../service/helpers.ts';
 
 // Finding: a callback message with a newline and terminal escapes forged a line in the service's log. A
 // host being installed holds a valid callback token, so its messages are accepted: they must still never
 // start a line of their own or drive the operator's terminal.
-const tmp = tempDir('sec-log');
-const stateDir = path.join(tmp.dir, 'state');
-const mediaDir = path.join(tmp.dir, 'media');
+const site = fakeSite('sec-log', { hosts: 1, media: { 'site.iso': 'installer' } });
+const { stateDir, mediaDir } = site;
 let lab: Lab;
 let service: ServiceProcess;
 
@@ -29,16 +27,9 @@ const FORGED = 'FORGED-LINE';
 const HOSTILE = `disk ok\n2026-01-01T00:00:00.000Z info host-1 Provisioned: ${FORGED}\r\u001b[2J\u001b]0;title\u0007\u009b31m\u202eevil\u2028x`;
 
 beforeAll(async () => {
-  mkdirSync(mediaDir);
-  writeFileSync(path.join(mediaDir, 'site.iso'), 'installer');
-  lab = await startLab({ hosts: 1, backend: 'fake', stateDir: path.join(tmp.dir, 'lab') });
-  service = new ServiceProcess({ stateDir, mediaDir, port: await freePort() });
+  ({ lab, service } = await site.start());
 });
-afterAll(async () => {
-  await service?.kill();
-  await lab?.close();
-  tmp.cleanup();
-});
+afterAll(() => site.close());
 
 async function callback(body: object): Promise<number> {
   const config = JSON.parse(readFileSync(path.join(stateDir, 'host-config', 'host-1.json'), 'utf8'));

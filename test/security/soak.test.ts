@@ -1,16 +1,16 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lab, startLab } from '../../src/lab/index.ts';
+import type { Lab } from '../../src/lab/index.ts';
 import { FLOWS } from '../../src/service/lifecycle.ts';
 import { Store } from '../../src/service/store.ts';
 import {
   clientFor,
-  freePort,
+  fakeSite,
   inventoryOf,
   listHosts,
-  ServiceProcess,
-  tempDir,
+  postCallback,
+  type ServiceProcess,
   waitFor,
 } from '../service/helpers.ts';
 
@@ -24,28 +24,19 @@ import {
 const HOSTS = 200;
 const SOAK_MS = Number(process.env.OUTPOST_SOAK_SECONDS ?? 150) * 1000;
 const WAVE = 12;
-const tmp = tempDir('soak');
-const stateDir = path.join(tmp.dir, 'state');
-const mediaDir = path.join(tmp.dir, 'media');
+const site = fakeSite('soak', {
+  hosts: HOSTS,
+  media: { 'site.iso': 'installer' },
+  serviceArgs: ['--backoff-base', '0.5', '--concurrency', '32'],
+});
+const { stateDir } = site;
 let lab: Lab;
 let service: ServiceProcess;
 
 beforeAll(async () => {
-  mkdirSync(mediaDir);
-  writeFileSync(path.join(mediaDir, 'site.iso'), 'installer');
-  lab = await startLab({ hosts: HOSTS, backend: 'fake', stateDir: path.join(tmp.dir, 'lab') });
-  service = new ServiceProcess({
-    stateDir,
-    mediaDir,
-    port: await freePort(),
-    extraArgs: ['--backoff-base', '0.5', '--concurrency', '32'],
-  });
+  ({ lab, service } = await site.start());
 });
-afterAll(async () => {
-  await service?.kill();
-  await lab?.close();
-  tmp.cleanup();
-});
+afterAll(() => site.close());
 
 function random(seed: number): () => number {
   let s = seed >>> 0;
@@ -93,27 +84,8 @@ describe('soak', () => {
     };
 
     // The hosts' side: the installer and first boot report back, resending until the service answers.
-    const post = async (name: string, body: object) => {
-      const config = JSON.parse(readFileSync(path.join(stateDir, 'host-config', `${name}.json`), 'utf8'));
-      while (Date.now() < finalDeadline) {
-        try {
-          const r = await fetch(config.callbackUrl, {
-            method: 'POST',
-            headers: { Authorization: `Bearer ${config.callbackToken}` },
-            body: JSON.stringify(body),
-            signal: AbortSignal.timeout(10_000),
-          });
-          if (r.status === 200) return;
-          throw new Error(
-            `callback ${JSON.stringify(body)} for ${name} answered ${r.status}: ${await r.text()}`,
-          );
-        } catch (error) {
-          if (error instanceof Error && error.message.startsWith('callback')) throw error;
-          await sleep(100);
-        }
-      }
-      throw new Error(`callback for ${name} not accepted before the deadline`);
-    };
+    const post = (name: string, body: object) =>
+      postCallback(stateDir, name, body, { deadline: finalDeadline, requestTimeoutMs: 10_000, retryMs: 200 });
     const installers: Promise<void>[] = [];
     lab.onBoot((host, boot) => {
       if (boot.device !== 'cd') return;

@@ -1,42 +1,32 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lab, startLab } from '../../src/lab/index.ts';
+import type { Lab } from '../../src/lab/index.ts';
 import { FLOWS } from '../../src/service/lifecycle.ts';
 import { Store } from '../../src/service/store.ts';
 import {
   clientFor,
-  freePort,
+  fakeSite,
   inventoryOf,
   listHosts,
-  ServiceProcess,
+  postCallback,
+  type ServiceProcess,
   summary,
-  tempDir,
   waitFor,
 } from './helpers.ts';
 
-const tmp = tempDir('crash');
-const stateDir = path.join(tmp.dir, 'state');
-const mediaDir = path.join(tmp.dir, 'media');
+const site = fakeSite('crash', {
+  hosts: 3,
+  media: { 'site.iso': 'installer' },
+  serviceArgs: ['--backoff-base', '0.2'],
+});
+const { stateDir } = site;
 let lab: Lab;
 let service: ServiceProcess;
 
 beforeAll(async () => {
-  mkdirSync(mediaDir);
-  writeFileSync(path.join(mediaDir, 'site.iso'), 'installer');
-  lab = await startLab({ hosts: 3, backend: 'fake', stateDir: path.join(tmp.dir, 'lab') });
-  service = new ServiceProcess({
-    stateDir,
-    mediaDir,
-    port: await freePort(),
-    extraArgs: ['--backoff-base', '0.2'],
-  });
+  ({ lab, service } = await site.start());
 });
-afterAll(async () => {
-  await service?.kill();
-  await lab?.close();
-  tmp.cleanup();
-});
+afterAll(() => site.close());
 
 /** A small seeded generator, so a failing run can be replayed with the printed seed. */
 function random(seed: number): () => number {
@@ -78,27 +68,8 @@ describe('crash safety', () => {
     );
 
     /** The host side: callbacks are resent until the service answers, as the installer does. */
-    const post = async (name: string, body: object) => {
-      const config = JSON.parse(readFileSync(path.join(stateDir, 'host-config', `${name}.json`), 'utf8'));
-      while (Date.now() < deadline) {
-        try {
-          const r = await fetch(config.callbackUrl, {
-            method: 'POST',
-            headers: { Authorization: `Bearer ${config.callbackToken}` },
-            body: JSON.stringify(body),
-            signal: AbortSignal.timeout(5000),
-          });
-          if (r.status === 200) return;
-          throw new Error(
-            `callback ${JSON.stringify(body)} for ${name} answered ${r.status}: ${await r.text()}`,
-          );
-        } catch (error) {
-          if (error instanceof Error && error.message.startsWith('callback')) throw error;
-          await sleep(50); // service down: retry
-        }
-      }
-      throw new Error(`callback for ${name} not accepted before the deadline`);
-    };
+    const post = (name: string, body: object) =>
+      postCallback(stateDir, name, body, { deadline, requestTimeoutMs: 5000, retryMs: 50 });
     const installers: Promise<void>[] = [];
     // Kills during provisioning; the installers do not finish before three of them (on a busy machine
     // a restart can take longer than a whole installation would).

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Lab } from '../../src/lab/index.ts';
+import { type Lab, startLab } from '../../src/lab/index.ts';
 import { ServiceClient } from '../../src/service/client.ts';
 import type { HostView } from '../../src/service/views.ts';
 
@@ -135,4 +135,70 @@ export class ServiceProcess {
       child.kill(signal);
     });
   }
+}
+
+/**
+ * The usual service test bed: a temp dir with `state/` and `media/` (holding `media`'s files), a lab of
+ * `hosts` fake BMCs and `outpost serve` as a child process (created, not started: tests that kill it want
+ * to start it themselves). `close()` stops both and removes the dir.
+ */
+export function fakeSite(
+  prefix: string,
+  o: { hosts: number; media?: Record<string, string | Uint8Array>; serviceArgs?: string[] },
+) {
+  const tmp = tempDir(prefix);
+  const stateDir = path.join(tmp.dir, 'state');
+  const mediaDir = path.join(tmp.dir, 'media');
+  let lab: Lab | undefined;
+  let service: ServiceProcess | undefined;
+  return {
+    dir: tmp.dir,
+    stateDir,
+    mediaDir,
+    async start(): Promise<{ lab: Lab; service: ServiceProcess }> {
+      mkdirSync(mediaDir);
+      for (const [name, content] of Object.entries(o.media ?? {}))
+        writeFileSync(path.join(mediaDir, name), content);
+      lab = await startLab({ hosts: o.hosts, backend: 'fake', stateDir: path.join(tmp.dir, 'lab') });
+      service = new ServiceProcess({ stateDir, mediaDir, port: await freePort(), extraArgs: o.serviceArgs });
+      return { lab, service };
+    },
+    async close(): Promise<void> {
+      await service?.kill();
+      await lab?.close();
+      tmp.cleanup();
+    },
+  };
+}
+
+/**
+ * The host side of a callback, as the installer and first boot do it: resent until the service answers
+ * (it may be down: it is being killed in these tests), any answer but 200 is a failure.
+ */
+export async function postCallback(
+  stateDir: string,
+  name: string,
+  body: object,
+  o: { deadline: number; requestTimeoutMs: number; retryMs: number },
+): Promise<void> {
+  const config = JSON.parse(readFileSync(path.join(stateDir, 'host-config', `${name}.json`), 'utf8'));
+  while (Date.now() < o.deadline) {
+    let answer: Response;
+    try {
+      answer = await fetch(config.callbackUrl, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${config.callbackToken}` },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(o.requestTimeoutMs),
+      });
+    } catch {
+      await new Promise((r) => setTimeout(r, o.retryMs)); // service down: retry
+      continue;
+    }
+    if (answer.status === 200) return;
+    throw new Error(
+      `callback ${JSON.stringify(body)} for ${name} answered ${answer.status}: ${await answer.text()}`,
+    );
+  }
+  throw new Error(`callback for ${name} not accepted before the deadline`);
 }

@@ -11,7 +11,7 @@ import {
 } from '../../src/service/lifecycle.ts';
 import { Store } from '../../src/service/store.ts';
 import { Transitions } from '../../src/service/transitions.ts';
-import type { HostRecord, HostSpec } from '../../src/service/types.ts';
+import type { HostRecord, HostSpec, HostState, HostStep } from '../../src/service/types.ts';
 import { tempDir } from './helpers.ts';
 
 const tmp = tempDir('store');
@@ -111,10 +111,10 @@ describe('lifecycle', () => {
     expect(afterStep('registering', 'connect')).toEqual({ state: 'inspecting', step: 'inspect' });
     expect(afterStep('inspecting', 'inspect')).toEqual({ state: 'available', step: '' });
     const walk: string[] = [];
-    let at = { state: 'provisioning' as const, step: FLOWS.provisioning[0] as string };
+    let at: { state: HostState; step: HostStep } = { state: 'provisioning', step: FLOWS.provisioning[0] };
     while (at.state === 'provisioning') {
       walk.push(at.step);
-      at = afterStep(at.state, at.step) as typeof at;
+      at = afterStep(at.state, at.step);
     }
     expect(walk).toEqual([
       'power-off',

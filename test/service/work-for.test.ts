@@ -101,7 +101,7 @@ describe('no-callbacks provisioning meets cleaning and boot-disk', () => {
 
   it('never syncs power in the middle of cleaning (only available and provisioned hosts)', () => {
     const late = DEFAULT_TIMING.powerSyncMs * 10;
-    for (const step of ['power-on-cleaning', 'cleaning', 'power-off-cleaned'])
+    for (const step of ['power-on-cleaning', 'cleaning', 'power-off-cleaned'] as const)
       expect(workFor(host({ state: 'deprovisioning', step }), late, DEFAULT_TIMING).kind).not.toBe(
         'refresh-power',
       );

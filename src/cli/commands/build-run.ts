@@ -13,7 +13,19 @@ import { Interrupted } from '../../image/cleanup.ts';
 import { resolveConfigDir } from '../config-dir.ts';
 import { type OutputFormat, printJson } from '../output.ts';
 import { progressBars } from '../progress.ts';
-import type { BuildCommandOptions } from './build.ts';
+
+/**
+ * The options of `outpost build`. Declared here, not in build.ts: build.ts loads this file only when the
+ * command runs, and the two must not import each other.
+ */
+export interface BuildCommandOptions {
+  configDir?: string;
+  definitionFile?: string;
+  output: OutputFormat;
+  dryRun?: boolean;
+  cleanup?: boolean;
+  engine: 'auto' | 'combustion' | 'systemd';
+}
 
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as Record<string, number>;
 

@@ -1,16 +1,8 @@
 import { type Command, Option } from 'commander';
 import { InputError } from '../../common/diagnostics.ts';
 import { configDirOptions } from '../config-dir.ts';
-import { type OutputFormat, outputOption } from '../output.ts';
-
-export interface BuildCommandOptions {
-  configDir?: string;
-  definitionFile?: string;
-  output: OutputFormat;
-  dryRun?: boolean;
-  cleanup?: boolean;
-  engine: 'auto' | 'combustion' | 'systemd';
-}
+import { outputOption } from '../output.ts';
+import type { BuildCommandOptions } from './build-run.ts';
 
 export function registerBuild(program: Command): void {
   const cmd = program

@@ -130,7 +130,7 @@ async function clusterSpec(opts: UpOptions): Promise<Record<string, unknown>> {
   let fromDefinition: Record<string, unknown> = {};
   if (opts.definitionFile) {
     const { resolveConfigDir } = await import('../config-dir.ts');
-    const { loadDefinition } = await import('../../definition/load.ts');
+    const { loadDefinition } = await import('../../build/load-definition.ts');
     const { clusterFromDefinition } = await import('../../cluster/from-definition.ts');
     const result = await loadDefinition({
       configDir: resolveConfigDir(opts.configDir),

@@ -45,7 +45,7 @@ export function registerTrial(program: Command): void {
       const minutes = count('--timeout', opts.timeout, 1, 24 * 60);
       const configDir = resolveConfigDir(opts.configDir);
       quietSqliteWarning();
-      const { runTrial, formatTrial } = await import('../../lab/trial.ts');
+      const { runTrial, formatTrial } = await import('../../trial/index.ts');
       const json = opts.output === 'json';
       const result = await runTrial({
         configDir,

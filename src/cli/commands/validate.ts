@@ -17,7 +17,7 @@ export function registerValidate(program: Command): void {
   for (const option of configDirOptions()) cmd.addOption(option);
   cmd.addOption(outputOption()).action(async (opts: ValidateOptions) => {
     const configDir = resolveConfigDir(opts.configDir);
-    const { loadDefinition } = await import('../../definition/load.ts');
+    const { loadDefinition } = await import('../../build/load-definition.ts');
     const result = await loadDefinition({ configDir, definitionFile: opts.definitionFile, env: process.env });
     const file =
       path.relative(process.cwd(), path.resolve(configDir, opts.definitionFile)) || opts.definitionFile;

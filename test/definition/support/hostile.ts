@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { loadDefinition } from '../../../src/build/load-definition.ts';
 import { formatDiagnostic } from '../../../src/common/diagnostics.ts';
-import { loadDefinition } from '../../../src/definition/load.ts';
 import { writeFixtureRelease } from '../../fixtures/rke2-release.ts';
 import { makeGptImage, writeTree } from '../fixtures.ts';
 

@@ -1,5 +1,5 @@
-import { FLOWS, isStable, stepIndex } from '../service/lifecycle.ts';
-import type { HostRecord } from '../service/types.ts';
+import { FLOWS, isStable, stepIndex } from '../lifecycle.ts';
+import type { HostRecord } from '../types.ts';
 
 /** The Kubernetes Node of a host as the service last saw it: its name and its Ready status ('' when none yet). */
 export interface NodeColumns {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Store } from '../service/store.ts';
-import type { HostRecord } from '../service/types.ts';
+import type { Store } from '../store.ts';
+import type { HostRecord } from '../types.ts';
 import type { HostRow } from './rows.ts';
 
 /** How long changes are gathered before they are pushed: one message for a burst, not one per write. */

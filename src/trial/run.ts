@@ -5,9 +5,9 @@ import { stringify } from 'yaml';
 import { buildImage } from '../build/build-image.ts';
 import { OperationError } from '../common/diagnostics.ts';
 import { formatBytes } from '../common/units.ts';
+import { startLab } from '../lab/index.ts';
 import { ServiceClient } from '../service/client.ts';
 import { startService } from '../service/service.ts';
-import { startLab } from './index.ts';
 
 /**
  * A whole virtual site on one machine: build the image, start a lab of QEMU servers behind emulated

@@ -11,7 +11,9 @@ import {
   settingsProblems,
 } from '../../src/appliance/contribution.ts';
 import { productionPackages } from '../../src/appliance/payload.ts';
+import { buildImage } from '../../src/build/build-image.ts';
 import type { BundleContribution } from '../../src/bundle/types.ts';
+import { ensureDebianBaseImage } from '../fixtures/base-images.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 let work = '';
@@ -153,6 +155,37 @@ describe('the appliance content', () => {
     for (const advertiseUrl of ['ftp://x', 'http://x/path', 'http://x y', 'http://x;reboot'])
       expect(settingsProblems(settings({ advertiseUrl })), advertiseUrl).toHaveLength(1);
   });
+
+  it('is built by the one builder: a dry run plans the ISO under its own name with the appliance step', async () => {
+    const dir = path.join(work, 'dry-run');
+    await mkdir(path.join(dir, 'base-images'), { recursive: true });
+    await execa('ln', ['-s', await ensureDebianBaseImage(), path.join(dir, 'base-images', 'd.raw')]);
+    await writeFile(
+      path.join(dir, 'mgmt.yaml'),
+      'apiVersion: 1.3\nimage:\n  imageType: raw\n  arch: x86_64\n  baseImage: d.raw\n  outputImageName: mgmt.raw\n',
+    );
+    const options = {
+      configDir: dir,
+      definitionFile: 'mgmt.yaml',
+      env: {},
+      dryRun: true,
+      contributions: [applianceContribution(settings(), '/nonexistent/outpost.tar')],
+    };
+    // The payload is not read in a dry run: its size is unknown, so the contribution here has none.
+    options.contributions[0]!.artefacts = [];
+    const report = await buildImage({
+      ...options,
+      imageTypeOverride: { imageType: 'iso', outputImageName: 'mgmt.iso' },
+    });
+    const iso = report.plan.find((s) => s.id === 'installer-iso')!;
+    expect(iso.applies).toBe(true);
+    expect(report.plan.find((s) => s.id === 'publish')!.detail).toContain(path.join(dir, 'mgmt.iso'));
+    expect(report.bundle.files.map((f) => f.path)).toContain(APPLIANCE_STEP);
+    await expect(
+      buildImage({ ...options, imageTypeOverride: { imageType: 'iso', outputImageName: '../mgmt.iso' } }),
+    ).rejects.toThrow(/output image name/);
+    expect((await readdir(dir)).sort()).toEqual(['base-images', 'mgmt.yaml']);
+  }, 120_000);
 
   it('names the ISO after the raw image', () => {
     expect(outputNames('mgmt.raw')).toEqual({ raw: 'mgmt.raw', iso: 'mgmt.iso' });

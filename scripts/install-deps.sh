@@ -5,7 +5,7 @@ packages=(
   xorriso genisoimage dosfstools mtools gdisk fdisk e2fsprogs btrfs-progs xfsprogs cloud-guest-utils zstd
   qemu-system-x86 qemu-utils ovmf debootstrap busybox-static systemd-boot-efi
   ignition network-manager dbus iproute2 python3-sushy redfishtool podman runc
-  isolinux syslinux-common cpio curl zip unzip
+  isolinux syslinux-common cpio curl zip unzip iputils-ping
   grub-common grub-pc-bin grub-efi-amd64-bin openssl python3-yaml
   chromium prometheus
 )

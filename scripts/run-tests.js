@@ -11,7 +11,12 @@ import path from 'node:path';
 const args = process.argv.slice(2);
 const bin = (name) => path.resolve('node_modules/.bin', name);
 /** Test files that boot QEMU guests. */
-const GUEST_TESTS = ['test/e2e/', 'test/installer/installer-boot.test.ts', 'test/lab/qemu-boot.test.ts'];
+const GUEST_TESTS = [
+  'test/e2e/',
+  'test/installer/installer-boot.test.ts',
+  'test/lab/qemu-boot.test.ts',
+  'test/lab/qemu-site-nic.test.ts',
+];
 let passed = 0;
 let failed = 0;
 let skipped = 0;

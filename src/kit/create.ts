@@ -15,6 +15,8 @@ import { mkdir, open, readdir, rename, rm, stat, symlink, writeFile } from 'node
 import path from 'node:path';
 import { execa } from 'execa';
 import { create as createTar } from 'tar';
+import { loadDefinition } from '../build/load-definition.ts';
+import { stopPoint } from '../build/test-stop.ts';
 import { findInside, readOperatorFile, walkInside } from '../common/contained-fs.ts';
 import { type Diagnostic, InputError, OperationError } from '../common/diagnostics.ts';
 import { isSafePathComponent } from '../common/names.ts';
@@ -23,6 +25,7 @@ import { loadInventoryFiles } from '../service/inventory.ts';
 import type { KitFormat } from './archive.ts';
 import { stripSecrets } from './inventory-secrets.ts';
 import {
+  entryNameProblem,
   formatMode,
   KIT_DIRS,
   KIT_FORMAT,
@@ -73,10 +76,27 @@ export async function createKit(o: CreateKitOptions): Promise<CreatedKit> {
   if (!(await stat(outDir).catch(() => undefined))?.isDirectory())
     throw new InputError(`--output ${o.output}: the folder ${outDir} does not exist`);
   await reclaimDeadRuns(outDir, base, o.onStep);
+  await checkDefinition(o);
 
   const sources = [...(await configSources(o)), ...(await imageSources(o.images))];
   const inventory = inventorySources(o.inventories);
   sources.push(...inventory.sources);
+  // The names a reader will refuse are refused here, naming the file (a newline, a backslash, ...).
+  const badNames = sources.flatMap((source) => {
+    const problem = entryNameProblem(source.path);
+    return problem
+      ? [
+          {
+            file: 'real' in source ? source.real : source.path,
+            line: 1,
+            col: 1,
+            path: '',
+            message: `${problem}: it cannot travel in a kit`,
+          },
+        ]
+      : [];
+  });
+  if (badNames.length) throw new InputError(`${badNames.length} file(s) cannot travel in a kit:`, badNames);
 
   // Hash everything first: the manifest leads the archive so a reader can check as it streams.
   const total = sources.reduce((n, s) => n + ('size' in s ? s.size : 0), 0);
@@ -127,6 +147,8 @@ export async function createKit(o: CreateKitOptions): Promise<CreatedKit> {
     o.onStep?.(`packing ${names.length} entries as ${o.format}`);
     if (o.format === 'zip') await packZip(stage, temp, names);
     else await packTar(stage, temp, names);
+    // Crash-safety tests kill the run here (OUTPOST_TEST_STOP_AT=kit-create:packed).
+    stopPoint('kit-create:packed');
     o.onStep?.('checking the kit against its manifest');
     const check = await scanKit(temp, {
       ...(o.onProgress && { onProgress: (d: number, t: number) => o.onProgress!('check', d, t) }),
@@ -145,7 +167,7 @@ export async function createKit(o: CreateKitOptions): Promise<CreatedKit> {
       format: o.format,
       size,
       sha256,
-      files: files.length + 1,
+      files: files.length,
       bytes: total,
       secretsNeeded: manifest.secretsNeeded,
     };
@@ -153,6 +175,25 @@ export async function createKit(o: CreateKitOptions): Promise<CreatedKit> {
     await rm(stage, { recursive: true, force: true });
     await rm(temp, { force: true });
   }
+}
+
+/**
+ * A kit carries a definition the site can build from: it is checked exactly as `outpost validate` checks
+ * it. Without base images in the kit, the base image need not be on this machine either.
+ */
+async function checkDefinition(o: CreateKitOptions): Promise<void> {
+  const { diagnostics } = await loadDefinition({
+    configDir: o.configDir,
+    definitionFile: o.definitionFile,
+    env: process.env,
+  });
+  const problems = diagnostics.filter(
+    (d) =>
+      o.baseImages !== false ||
+      !(d.path === 'image.baseImage' && d.message.startsWith('base image not found')),
+  );
+  if (problems.length)
+    throw new InputError(`the definition has ${problems.length} problem(s); no kit was made:`, problems);
 }
 
 /** The definition and the config dir's input folders (as the builder reads them), below `config/`. */
@@ -296,15 +337,18 @@ async function packTar(stage: string, temp: string, names: string[]): Promise<vo
       follow: true,
       noDirRecurse: true,
       linkCache: noLinks,
+      // Read sources 1 MiB at a time (the default reads up to 16 MiB per read, held until compressed).
+      maxReadSize: 1 << 20,
     },
     names,
   );
 }
 
 async function packZip(stage: string, temp: string, names: string[]): Promise<void> {
-  // Info-ZIP follows links by default (no -y), stores Unix modes, and uses zip64 for large files.
+  // Info-ZIP follows links by default (no -y), stores Unix modes, and uses zip64 for large files;
+  // -nw: a name with `*` or `?` is that file, never a pattern.
   try {
-    await execa('zip', ['-q', '-X', '-D', '-@', temp], { cwd: stage, input: `${names.join('\n')}\n` });
+    await execa('zip', ['-q', '-nw', '-X', '-D', '-@', temp], { cwd: stage, input: `${names.join('\n')}\n` });
   } catch (error) {
     throw new OperationError(
       `zip failed: ${(error as { shortMessage?: string }).shortMessage ?? (error as Error).message}`,

@@ -16,6 +16,8 @@ import { copyFile, link, lstat, mkdir, open, readFile, rename, rm, stat } from '
 import path from 'node:path';
 import { joinInside, readOperatorFile, readRegularFile } from '../common/contained-fs.ts';
 import { InputError } from '../common/diagnostics.ts';
+import { isSafePathComponent } from '../common/names.ts';
+import { HOST_MEDIA_DIR } from '../service/host-media.ts';
 import { parseInventory } from '../service/inventory.ts';
 import type { InventoryHost } from '../service/types.ts';
 import {
@@ -25,7 +27,7 @@ import {
   readSecretsFile,
   restoreSecrets,
 } from './inventory-secrets.ts';
-import type { KitManifest, SecretNeeded } from './manifest.ts';
+import { KIT_DIRS, type KitManifest, type SecretNeeded } from './manifest.ts';
 import { scanKit } from './scan.ts';
 import { scanTree } from './tree.ts';
 import { refusal, unpackKit } from './unpack.ts';
@@ -74,6 +76,19 @@ export async function importKit(o: ImportKitOptions): Promise<ImportedKit> {
   const { missing } = restoreSecrets([], manifest.secretsNeeded, secrets);
   if (missing.length) throw missingSecrets(missing, o.secretsFile);
   const images = manifest.images.map((p) => ({ name: path.posix.basename(p), kitPath: p }));
+  for (const image of images) {
+    // The name becomes a file of the media dir: a plain visible name, not the per-host ISO folder.
+    const listed = new Set(manifest.files.map((f) => f.path));
+    if (
+      !image.kitPath.startsWith(`${KIT_DIRS.images}/`) ||
+      !isSafePathComponent(image.name) ||
+      image.name === HOST_MEDIA_DIR ||
+      !listed.has(`${image.kitPath}.sha256`)
+    )
+      throw new InputError(
+        `refusing ${o.kit}: image '${image.kitPath}' must be images/NAME (a plain name) with its .sha256 in the kit`,
+      );
+  }
   await checkMediaDir(o.mediaDir, images, kitDir, isFolder, manifest);
 
   // 2. Verify and unpack.

@@ -56,7 +56,12 @@ export async function unpackKit(
   let written = 0;
   const sink: EntrySink = {
     async manifest(_manifest, text) {
-      const earlier = await readFile(path.join(partial, MANIFEST_NAME), 'utf8').catch(() => undefined);
+      // Only a real folder of this user is resumed: never one reached through a link, never another's.
+      const found = await lstat(partial).catch(() => undefined);
+      const ours = found?.isDirectory() === true && found.uid === process.getuid?.();
+      const earlier = ours
+        ? await readFile(path.join(partial, MANIFEST_NAME), 'utf8').catch(() => undefined)
+        : undefined;
       if (earlier !== text) {
         // Another kit's (or no) earlier run: start over.
         await rm(partial, { recursive: true, force: true });
@@ -79,11 +84,15 @@ export async function unpackKit(
       await mkdir(path.dirname(dest), { recursive: true, mode: 0o755 });
       const tmp = path.join(temp, `${process.pid}-${kept}-${Math.random().toString(36).slice(2)}`);
       const handle = await open(tmp, 'wx', 0o600);
+      let position = 0;
       return {
         write: async (chunk) => {
-          await handle.write(chunk);
+          // Runs of zeros stay holes: a disk image unpacks as sparse as it was built.
+          if (!isZeros(chunk)) await handle.write(chunk, 0, chunk.length, position);
+          position += chunk.length;
         },
         commit: async () => {
+          await handle.truncate(position);
           await handle.chmod(parseMode(file.mode));
           await handle.sync();
           await handle.close();
@@ -152,6 +161,15 @@ async function syncFolder(folder: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+const ZEROS = Buffer.alloc(1 << 20);
+function isZeros(chunk: Buffer): boolean {
+  for (let at = 0; at < chunk.length; at += ZEROS.length) {
+    const part = chunk.subarray(at, at + ZEROS.length);
+    if (!part.equals(ZEROS.subarray(0, part.length))) return false;
+  }
+  return true;
 }
 
 async function exists(file: string): Promise<boolean> {

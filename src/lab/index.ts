@@ -10,6 +10,7 @@ import { FakeMachine } from './fake-backend.ts';
 import { FaultInjector, type FaultSpec } from './faults.ts';
 import { PROFILES, type ProfileName, type VendorProfile } from './profiles.ts';
 import { QemuMachine } from './qemu-backend.ts';
+import { SITE_SERVERS_MAX, type SiteNetwork } from './site-network.ts';
 import { type LabTls, type LabTlsMode, labTls } from './tls.ts';
 
 export type { BootRecord } from './bmc-state.ts';
@@ -23,6 +24,8 @@ export {
   PROFILE_NAMES,
   VENDOR_PROFILE_NAMES,
 } from './profiles.ts';
+export type { SiteNetwork, SiteNetworkOptions } from './site-network.ts';
+export { createSiteNetwork, siteHostNetworkData } from './site-network.ts';
 export type { LabTlsMode } from './tls.ts';
 export { LAB_TLS_MODES } from './tls.ts';
 
@@ -45,6 +48,11 @@ export interface LabOptions {
   taskRetryAfterSeconds?: number;
   /** BMCs serve HTTPS with a certificate from the lab CA, or a self-signed one (default: plain HTTP). */
   tls?: LabTlsMode;
+  /**
+   * QEMU: each server's second NIC is on this site network (a tap on its bridge) instead of user
+   * networking; the caller owns the network (creates it before, closes it after the lab).
+   */
+  siteNetwork?: SiteNetwork;
 }
 
 export interface LabHost {
@@ -58,6 +66,9 @@ export interface LabHost {
   disk?: string;
   /** QEMU: the loopback port forwarded to the guest's SSH port. */
   sshPort?: number;
+  /** With a site network: the MAC of the NIC on it (the second one), and the address meant for it. */
+  siteMac?: string;
+  siteAddress?: string;
 }
 
 /** What the lab reports about one host (never its password). */
@@ -65,6 +76,7 @@ export interface LabHostStatus {
   name: string;
   bmcAddress: string;
   bootMac: string;
+  siteMac?: string;
   power: 'On' | 'Off';
   bootOverride: { enabled: string; target: string; mode: string };
   media: { slot: string; image: string | null; inserted: boolean }[];
@@ -108,6 +120,8 @@ function macOf(prefix: number, index: number): string {
 export async function startLab(o: LabOptions): Promise<Lab> {
   if (!Number.isInteger(o.hosts) || o.hosts < 1 || o.hosts > 65_535)
     throw new Error('hosts must be between 1 and 65535');
+  if (o.siteNetwork && o.hosts > SITE_SERVERS_MAX)
+    throw new Error(`a lab on a site network has at most ${SITE_SERVERS_MAX} hosts (.10-.99 of its /24)`);
   const profile: VendorProfile = { ...PROFILES[o.vendor ?? 'generic'], ...o.profileOverrides };
   const listenHost = o.host ?? '127.0.0.1';
   const addressHost = listenHost.includes(':') ? `[${listenHost}]` : listenHost;
@@ -135,6 +149,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
         username: 'admin',
         password: credentials[i]!,
         bootMac: macs[0]!,
+        ...(o.siteNetwork && { siteMac: macs[1]!, siteAddress: o.siteNetwork.serverAddress(i) }),
       };
       const listeners: BootListener[] = [
         (boot) => {
@@ -161,6 +176,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
           diskGiB,
           ovmf: o.qemu?.ovmf ?? true,
           sshPort,
+          ...(o.siteNetwork && { siteNetwork: o.siteNetwork }),
           onStopped,
         });
         await machine.prepare();
@@ -210,6 +226,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
       name,
       bmcAddress: m.host.bmcAddress,
       bootMac: m.host.bootMac,
+      ...(m.host.siteMac && { siteMac: m.host.siteMac }),
       power: m.state.power,
       bootOverride: { ...m.state.boot },
       media: m.state.slots.map((s) => ({

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { BootDevice, BootRequest, MachineBackend, StoppedListener } from './backend.ts';
+import type { SiteNetwork } from './site-network.ts';
 
 export interface QemuMachineOptions {
   name: string;
@@ -19,7 +20,17 @@ export interface QemuMachineOptions {
   ovmf: boolean;
   /** Loopback port forwarded to the guest's SSH port (22) on the first NIC; none when unset. */
   sshPort?: number;
+  /** The second NIC (macs[1]) is on this site network (a tap on its bridge) instead of user networking. */
+  siteNetwork?: Pick<SiteNetwork, 'createTap' | 'attach' | 'removeTap'>;
   onStopped: StoppedListener;
+}
+
+/** What one QEMU start needs besides the machine's options. */
+export interface QemuLaunch {
+  boot: BootRequest;
+  qmpPath: string;
+  /** The tap the site NIC opens, when the machine is on a site network. */
+  siteTap?: string;
 }
 
 const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
@@ -39,6 +50,8 @@ export class QemuMachine implements MachineBackend {
   private shutdownReason = '';
   private stopping = false;
   private exited: Promise<void> = Promise.resolve();
+  /** The last start's tap is deleted when QEMU exits; the next start waits for that. */
+  private tapRemoved: Promise<void> = Promise.resolve();
 
   constructor(o: QemuMachineOptions) {
     this.o = o;
@@ -98,7 +111,11 @@ export class QemuMachine implements MachineBackend {
     if (this.process) return;
     const qmpPath = path.join(this.o.dir, 'qmp.sock');
     await rm(qmpPath, { force: true });
-    const args = this.arguments(boot, qmpPath);
+    await this.tapRemoved;
+    const site = this.o.siteNetwork;
+    // A fresh tap per start: the last one went into the site namespace, where QEMU cannot open it by name.
+    const siteTap = site ? await site.createTap() : undefined;
+    const args = qemuArguments(this.o, { boot, qmpPath, ...(siteTap && { siteTap }) });
     const stderr = await open(path.join(this.o.dir, 'qemu.log'), 'a');
     const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', stderr.fd] });
     await stderr.close();
@@ -108,6 +125,7 @@ export class QemuMachine implements MachineBackend {
     this.exited = new Promise((resolve) => {
       child.once('exit', () => {
         this.process = undefined;
+        if (site && siteTap) this.tapRemoved = site.removeTap(siteTap);
         this.qmp?.destroy();
         this.qmp = undefined;
         const reason = this.shutdownReason;
@@ -117,46 +135,21 @@ export class QemuMachine implements MachineBackend {
         this.o.onStopped(reason.includes('reset') ? 'reset' : 'poweroff');
       });
     });
-    this.qmp = await connectQmp(qmpPath, child, (event) => {
-      if (event.event === 'SHUTDOWN')
-        this.shutdownReason = String((event.data as { reason?: string })?.reason ?? '');
-    });
-  }
-
-  private arguments(boot: BootRequest, qmpPath: string): string[] {
-    const order: BootDevice[] = [
-      boot.device,
-      ...(['disk', 'cd', 'network'] as const).filter((d) => d !== boot.device),
-    ];
-    const bootIndex = (d: BootDevice) => order.indexOf(d);
-    // Fixed flags (no paths or user values in them, so splitting on spaces is safe).
-    const fixed =
-      '-accel tcg,thread=multi -cpu max -machine q35 -smp 1 -display none -monitor none -no-reboot -nodefaults';
-    const args = [
-      ...['-name', this.o.name, '-m', String(this.o.memoryMiB)],
-      ...fixed.split(' '),
-      ...['-chardev', `file,id=serial0,path=${q(this.serialLog)},append=on`, '-serial', 'chardev:serial0'],
-      ...['-qmp', `unix:${q(qmpPath)},server=on,wait=off`, '-pidfile', path.join(this.o.dir, 'qemu.pid')],
-      ...['-drive', `file=${q(this.disk)},if=none,id=disk0,format=qcow2`],
-      ...['-device', `virtio-blk-pci,drive=disk0,bootindex=${bootIndex('disk')}`],
-    ];
-    if (this.o.ovmf) {
-      args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`);
-      args.push('-drive', `if=pflash,format=raw,unit=1,file=${q(path.join(this.o.dir, 'OVMF_VARS.fd'))}`);
+    try {
+      this.qmp = await connectQmp(qmpPath, child, (event) => {
+        if (event.event === 'SHUTDOWN')
+          this.shutdownReason = String((event.data as { reason?: string })?.reason ?? '');
+      });
+      // QMP greets only after QEMU created its netdevs: the tap is open and keeps working once moved.
+      if (site && siteTap) await site.attach(siteTap);
+    } catch (error) {
+      if (child.exitCode === null) {
+        this.stopping = true;
+        child.kill('SIGKILL');
+        await this.exited;
+      }
+      throw error;
     }
-    if (boot.isoPath) {
-      args.push('-drive', `file=${q(boot.isoPath)},if=none,id=cd0,media=cdrom,readonly=on`);
-      args.push('-device', `ide-cd,drive=cd0,bus=ide.0,bootindex=${bootIndex('cd')}`);
-    }
-    // User-mode networking needs no root; the guest reaches the lab machine's loopback at 10.0.2.2.
-    // The first NIC also forwards 127.0.0.1:<sshPort> to the guest's port 22 (`outpost lab ssh`).
-    this.o.macs.forEach((mac, i) => {
-      const forward = i === 0 && this.o.sshPort ? `,hostfwd=tcp:127.0.0.1:${this.o.sshPort}-:22` : '';
-      args.push('-netdev', `user,id=net${i}${forward}`);
-      const index = i === 0 ? `,bootindex=${bootIndex('network')}` : '';
-      args.push('-device', `virtio-net-pci,netdev=net${i},mac=${mac},romfile=${index}`);
-    });
-    return args;
   }
 
   async stop(mode: 'force' | 'graceful'): Promise<void> {
@@ -197,6 +190,59 @@ export class QemuMachine implements MachineBackend {
   async close(): Promise<void> {
     await this.stop('force');
   }
+}
+
+/**
+ * QEMU's command line for one start. NIC 0 is user networking (media and callbacks reach the lab machine's
+ * loopback at 10.0.2.2; 127.0.0.1:<sshPort> forwards to the guest's port 22); NIC 1 is on the site
+ * network's tap when there is one, else user networking too.
+ */
+export function qemuArguments(
+  o: Pick<QemuMachineOptions, 'name' | 'dir' | 'macs' | 'memoryMiB' | 'ovmf' | 'sshPort'>,
+  launch: QemuLaunch,
+): string[] {
+  const { boot, qmpPath } = launch;
+  const order: BootDevice[] = [
+    boot.device,
+    ...(['disk', 'cd', 'network'] as const).filter((d) => d !== boot.device),
+  ];
+  const bootIndex = (d: BootDevice) => order.indexOf(d);
+  const disk = path.join(o.dir, 'disk.qcow2');
+  // Fixed flags (no paths or user values in them, so splitting on spaces is safe).
+  const fixed =
+    '-accel tcg,thread=multi -cpu max -machine q35 -smp 1 -display none -monitor none -no-reboot -nodefaults';
+  const args = [
+    ...['-name', o.name, '-m', String(o.memoryMiB)],
+    ...fixed.split(' '),
+    ...[
+      '-chardev',
+      `file,id=serial0,path=${q(path.join(o.dir, 'serial.log'))},append=on`,
+      '-serial',
+      'chardev:serial0',
+    ],
+    ...['-qmp', `unix:${q(qmpPath)},server=on,wait=off`, '-pidfile', path.join(o.dir, 'qemu.pid')],
+    ...['-drive', `file=${q(disk)},if=none,id=disk0,format=qcow2`],
+    ...['-device', `virtio-blk-pci,drive=disk0,bootindex=${bootIndex('disk')}`],
+  ];
+  if (o.ovmf) {
+    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`);
+    args.push('-drive', `if=pflash,format=raw,unit=1,file=${q(path.join(o.dir, 'OVMF_VARS.fd'))}`);
+  }
+  if (boot.isoPath) {
+    args.push('-drive', `file=${q(boot.isoPath)},if=none,id=cd0,media=cdrom,readonly=on`);
+    args.push('-device', `ide-cd,drive=cd0,bus=ide.0,bootindex=${bootIndex('cd')}`);
+  }
+  o.macs.forEach((mac, i) => {
+    if (i === 1 && launch.siteTap) {
+      args.push('-netdev', `tap,id=net${i},ifname=${q(launch.siteTap)},script=no,downscript=no`);
+    } else {
+      const forward = i === 0 && o.sshPort ? `,hostfwd=tcp:127.0.0.1:${o.sshPort}-:22` : '';
+      args.push('-netdev', `user,id=net${i}${forward}`);
+    }
+    const index = i === 0 ? `,bootindex=${bootIndex('network')}` : '';
+    args.push('-device', `virtio-net-pci,netdev=net${i},mac=${mac},romfile=${index}`);
+  });
+  return args;
 }
 
 /** A value inside a QEMU `key=value,...` option: commas are doubled. */
@@ -257,6 +303,10 @@ async function connectQmp(
         s.once('error', reject);
       });
       let buffer = '';
+      let greeted: () => void = () => {};
+      const greeting = new Promise<void>((resolve) => {
+        greeted = resolve;
+      });
       socket.on('data', (chunk) => {
         buffer += chunk.toString('utf8');
         for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
@@ -264,13 +314,33 @@ async function connectQmp(
           buffer = buffer.slice(nl + 1);
           if (!line) continue;
           try {
-            onEvent(JSON.parse(line) as QmpEvent);
+            const message = JSON.parse(line) as QmpEvent & { QMP?: unknown };
+            if (message.QMP !== undefined) greeted();
+            onEvent(message);
           } catch {
             // Not JSON: ignore, QMP only sends JSON lines.
           }
         }
       });
       socket.on('error', () => {});
+      // The greeting comes once QEMU finished starting (its devices and netdevs exist by then).
+      const timer = new AbortController();
+      const outcome = await Promise.race([
+        greeting.then(() => 'greeted' as const),
+        new Promise<'exited'>((resolve) => child.once('exit', () => resolve('exited'))),
+        sleep(Math.max(1000, deadline - Date.now()), 'late' as const, { signal: timer.signal }).catch(
+          () => 'late' as const,
+        ),
+      ]);
+      timer.abort();
+      if (outcome !== 'greeted') {
+        socket.destroy();
+        throw new Error(
+          outcome === 'exited'
+            ? `qemu exited with code ${child.exitCode} before it greeted on QMP (see qemu.log)`
+            : `QEMU did not greet on its QMP socket ${socketPath} within 15 s`,
+        );
+      }
       qmpExecute(socket, 'qmp_capabilities');
       return socket;
     } catch (error) {

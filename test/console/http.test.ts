@@ -160,7 +160,9 @@ describe('console sessions and cross-site protection', () => {
       headers: { Cookie: cookie, 'X-CSRF-Token': csrf, Origin: site.url },
     });
     expect(out.status).toBe(200);
-    await site.api.request('POST', '/hosts/supermicro-1/inspect'); // accepted while inspecting too
+    // The change that ends the stream: another host (supermicro-1 may still be inspecting, and a second
+    // inspection of it is refused).
+    await site.api.request('POST', '/hosts/dell-1/inspect');
     await read(/event: signed-out\n/);
     await readUntil(/never sent: wait for the end/);
     expect(ended).toBe(true);

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -7,6 +7,7 @@ import {
   readFileSync,
   statSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -39,7 +40,11 @@ export function makeSite(root: string) {
   write('kubernetes/install/rke2.linux-amd64.tar.gz', randomBytes(128 * 1024));
   write('kubernetes/install/sha256sum-amd64.txt', 'stand-in\n');
   write('kubernetes/helm/values/metallb.yaml', 'speaker:\n  enabled: true\n');
-  write('base-images/base.raw', Buffer.alloc(512 * 1024, 1));
+  // The definition's base image: a real GPT disk (sgdisk), so the definition validates.
+  const baseImage = path.join(config, 'base-images/debian-12-outpost-base.raw');
+  write('base-images/debian-12-outpost-base.raw', Buffer.alloc(0));
+  truncateSync(baseImage, 4 * 2 ** 20);
+  execFileSync('sgdisk', ['-o', '-n', '1:2048:0', baseImage], { stdio: 'ignore' });
   // A link inside the config dir is carried as the file it leads to.
   symlinkSync('../../network/node-1.yaml', path.join(config, 'custom/files/node-1-network.yaml'));
   write('_build/build-1/build.log', 'not carried\n');

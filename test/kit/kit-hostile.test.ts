@@ -157,3 +157,42 @@ it('the CLI exits 2 with the reason and leaves no folder', async () => {
   expect(verified.code).toBe(1);
   expect(JSON.parse(verified.stdout).ok).toBe(false);
 });
+
+it('never resumes into a partial folder that is a link to elsewhere', async () => {
+  const { mkdirSync, symlinkSync, readdirSync: list, lstatSync } = await import('node:fs');
+  const kit = path.join(tmp.dir, 'linked-partial.kit');
+  writeFileSync(kit, tar(manifest(), good));
+  const elsewhere = path.join(tmp.dir, 'elsewhere');
+  mkdirSync(elsewhere);
+  // Someone placed the partial folder as a link, with this kit's manifest in it.
+  writeFileSync(path.join(elsewhere, 'outpost-kit.json'), manifest().data);
+  symlinkSync(elsewhere, path.join(tmp.dir, '.linked-into.kit-partial'));
+  const result = await unpackKit(kit, path.join(tmp.dir, 'linked-into'));
+  expect(result.files).toBe(1);
+  expect(list(elsewhere)).toEqual(['outpost-kit.json']);
+  expect(lstatSync(path.join(tmp.dir, 'linked-into')).isDirectory()).toBe(true);
+});
+
+it('import refuses an image whose name would land on the per-host ISO folder, before writing anything', async () => {
+  const { mkdirSync, readdirSync: list } = await import('node:fs');
+  const { importKit } = await import('../../src/kit/import.ts');
+  const image = { path: 'images/hosts', data: 'x' };
+  const checksum = { path: 'images/hosts.sha256', data: `${'0'.repeat(64)}  hosts\n` };
+  const kit = path.join(tmp.dir, 'hosts-image.kit');
+  writeFileSync(
+    kit,
+    tar(manifest([good, image, checksum], { images: ['images/hosts'] }), good, image, checksum),
+  );
+  const media = path.join(tmp.dir, 'media');
+  mkdirSync(media);
+  const error = await importKit({
+    kit,
+    stateDir: path.join(tmp.dir, 'state'),
+    mediaDir: media,
+    importHosts: () => Promise.reject(new Error('must not be called')),
+  }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(InputError);
+  expect((error as Error).message).toContain("image 'images/hosts' must be images/NAME");
+  expect(list(media)).toEqual([]);
+  expect(existsSync(path.join(tmp.dir, 'state'))).toBe(false);
+});

@@ -255,3 +255,59 @@ credentials:
     expect(inventory.hosts[1]!.spec.role).toBe('agent');
   });
 });
+
+it('has --help for kit and each of its commands', async () => {
+  for (const args of [['kit'], ['kit', 'create'], ['kit', 'verify'], ['kit', 'unpack'], ['kit', 'import']]) {
+    const help = await cli([...args, '--help']);
+    expect(help.code, args.join(' ')).toBe(0);
+    expect(help.stdout).toContain(`Usage: outpost ${args.join(' ')}`);
+  }
+});
+
+it('refuses a definition that does not validate, with its diagnostics (exit 2, no kit)', async () => {
+  const { existsSync } = await import('node:fs');
+  const broken = path.join(site.config, 'broken.yaml');
+  writeFileSync(broken, 'apiVersion: 1.3\nimage:\n  imageType: floppy\n');
+  const out = path.join(tmp.dir, 'broken.kit');
+  const made = await cli([
+    'kit',
+    'create',
+    '--config-dir',
+    site.config,
+    '--definition-file',
+    'broken.yaml',
+    '--output',
+    out,
+  ]);
+  expect(made.code).toBe(2);
+  expect(made.stderr).toMatch(/broken\.yaml:3:\d+: image\.imageType/);
+  expect(existsSync(out)).toBe(false);
+  const { rmSync } = await import('node:fs');
+  rmSync(broken);
+});
+
+it('refuses a config file whose name cannot travel (a newline), naming it', async () => {
+  const { rmSync, existsSync } = await import('node:fs');
+  const odd = path.join(site.config, 'custom/files/two\nlines');
+  writeFileSync(odd, 'x');
+  try {
+    const out = path.join(tmp.dir, 'odd.kit');
+    const made = await cli([
+      'kit',
+      'create',
+      '--config-dir',
+      site.config,
+      '--definition-file',
+      'site.yaml',
+      '--output',
+      out,
+      '--format',
+      'zip',
+    ]);
+    expect(made.code).toBe(2);
+    expect(made.stderr).toContain('custom/files/two\\x0alines');
+    expect(existsSync(out)).toBe(false);
+  } finally {
+    rmSync(odd);
+  }
+});

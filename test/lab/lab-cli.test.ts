@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ afterEach(async () => {
 /** Starts `outpost lab` and resolves with its parsed stdout once the inventory is complete. */
 function startCli(args: string[]): Promise<{
   child: ChildProcess;
+  stderr: () => string;
   inventory: {
     hosts: {
       name: string;
@@ -52,7 +54,7 @@ function startCli(args: string[]): Promise<{
       try {
         const inventory = JSON.parse(out);
         clearTimeout(timer);
-        resolve({ child, inventory });
+        resolve({ child, inventory, stderr: () => err });
       } catch {
         // Not complete yet.
       }
@@ -133,6 +135,32 @@ describe('outpost lab (CLI)', () => {
     await client.close();
   });
 
+  it('--site-network: network data with each host its site address, the namespace gone after SIGTERM', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-lab-cli-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const inventoryFile = path.join(dir, 'inventory.yaml');
+    const { child, inventory, stderr } = await startCli([
+      ...['--hosts', '2', '--backend', 'fake', '--site-network', '--state-dir', path.join(dir, 'state')],
+      ...['--inventory', inventoryFile, '--output', 'json'],
+    ]);
+    const imported = loadInventoryFiles([inventoryFile]);
+    expect(imported.diagnostics).toEqual([]);
+    const data = JSON.stringify((inventory.hosts[1] as { networkData?: unknown }).networkData);
+    expect(data).toContain('52:54:00:6d:00:02');
+    for (let i = 0; i < 100 && !/namespace (\S+);/.test(stderr()); i++) await sleep(100);
+    const site = /site network (10\.231\.\d+)\.0\/24 in namespace (\S+);.*free for the API VIP: (\S+)/.exec(
+      stderr(),
+    );
+    expect(site, stderr()).not.toBeNull();
+    expect(data).toContain(`${site![1]}.11`);
+    expect(site![3]).toBe(`${site![1]}.100`);
+    expect((await execa('ip', ['netns', 'list'])).stdout).toContain(site![2]);
+
+    child.kill('SIGTERM');
+    expect(await new Promise<number | null>((resolve) => child.once('exit', resolve))).toBe(0);
+    expect((await execa('ip', ['netns', 'list'])).stdout).not.toContain(site![2]);
+  });
+
   it('refuses bad options with exit code 2', async () => {
     const badFault = await execa(process.execPath, [CLI, 'lab', '--fault', 'reset:explode'], {
       reject: false,
@@ -141,6 +169,11 @@ describe('outpost lab (CLI)', () => {
     expect(badFault.stderr).toMatch(/kind must be one of/);
     const badHosts = await execa(process.execPath, [CLI, 'lab', '--hosts', '0'], { reject: false });
     expect(badHosts.exitCode).toBe(2);
+    const badSubnet = await execa(process.execPath, [CLI, 'lab', '--site-network', '10.231.7.5/24'], {
+      reject: false,
+    });
+    expect(badSubnet.exitCode).toBe(2);
+    expect(badSubnet.stderr).toMatch(/--site-network: site network subnet must be an IPv4 \/24/);
     const help = await execa(process.execPath, [CLI, 'lab', '--help']);
     expect(help.stdout).toMatch(/--backend/);
   });

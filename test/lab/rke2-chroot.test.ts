@@ -112,4 +112,46 @@ describe('the stand-in release in the Debian guest userland', () => {
       expect(result.exitCode, result.all).toBe(0);
     }
   });
+
+  it("the VIP speaker's interface lookup and gratuitous ARP work with the guest's python3 and iproute2", async () => {
+    const namespace = `outpost-test-garp-${process.pid}`;
+    await execa('ip', ['netns', 'add', namespace]);
+    try {
+      const ns = (args: string[]) => execa('ip', ['-n', namespace, ...args]);
+      await ns(['link', 'add', 'name', 'node0', 'type', 'veth', 'peer', 'name', 'peer0']);
+      await ns(['addr', 'add', '10.231.0.10/24', 'dev', 'node0']);
+      await ns(['link', 'set', 'node0', 'up']);
+      await ns(['link', 'set', 'peer0', 'up']);
+      // The other end of the link listens for ARP (host python3, a raw socket), then the guest's announces.
+      const listen = [
+        'import socket',
+        's = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))',
+        "s.bind(('peer0', 0)); s.settimeout(10); print('listening', flush=True)",
+        'for _ in range(2):',
+        '    f = s.recv(128)',
+        "    print(f[20:22].hex(), f[22:28].hex(':'), socket.inet_ntoa(f[28:32]), socket.inet_ntoa(f[38:42]), flush=True)",
+      ].join('\n');
+      const listener = execa('ip', ['netns', 'exec', namespace, 'python3', '-c', listen], { reject: false });
+      await new Promise<void>((resolve) => listener.stdout?.once('data', () => resolve()));
+      const announce = [
+        'import runpy',
+        `m = runpy.run_path('${ARTIFACTS}/rke2.linux-amd64', run_name='standin')`,
+        "name, mac = m['interface_with']('10.231.0.10')",
+        "m['gratuitous_arp'](name, mac, '10.231.0.100')",
+        'print(name, mac)',
+      ].join('\n');
+      const sent = await execa('ip', ['netns', 'exec', namespace, 'chroot', root, 'python3', '-c', announce]);
+      const [name, mac] = sent.stdout.trim().split(' ');
+      expect(name).toBe('node0');
+      const heard = await listener;
+      expect(heard.exitCode, heard.stderr).toBe(0);
+      // An ARP request and an ARP reply, each from node0's MAC with the VIP as sender and target address.
+      expect(heard.stdout.trim().split('\n').slice(1)).toEqual([
+        `0001 ${mac} 10.231.0.100 10.231.0.100`,
+        `0002 ${mac} 10.231.0.100 10.231.0.100`,
+      ]);
+    } finally {
+      await execa('ip', ['netns', 'delete', namespace], { reject: false });
+    }
+  });
 });

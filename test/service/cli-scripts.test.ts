@@ -62,6 +62,7 @@ describe('the CLI for people and scripts', () => {
     expect(JSON.parse(readFileSync(path.join(stateDir, 'service.json'), 'utf8'))).toEqual({
       url: service.url,
       pid: service.pid,
+      mediaDir,
     });
     expect(service.output).toContain(`on this machine: outpost hosts list --state-dir ${stateDir}`);
     expect(service.output).toMatch(

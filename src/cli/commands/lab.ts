@@ -2,11 +2,12 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { open, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { InputError } from '../../common/diagnostics.ts';
 import { type FaultSpec, parseFaultSpec } from '../../lab/faults.ts';
-import type { LabHost } from '../../lab/index.ts';
+import type { LabHost, SiteNetwork } from '../../lab/index.ts';
 import { isProfileName, PROFILE_NAMES } from '../../lab/profiles.ts';
+import { siteHostNetworkData } from '../../lab/site-network.ts';
 import { LAB_TLS_MODES, type LabTlsMode } from '../../lab/tls.ts';
 import { type OutputFormat, outputOption } from '../output.ts';
 import { registerRke2Release } from './lab-rke2.ts';
@@ -24,6 +25,7 @@ interface LabCommandOptions {
   ovmf: boolean;
   inventory?: string;
   tls: LabTlsMode;
+  siteNetwork?: string | true;
   output: OutputFormat;
 }
 
@@ -70,6 +72,10 @@ export function registerLab(program: Command): void {
         .choices([...LAB_TLS_MODES])
         .default('off'),
     )
+    .option(
+      '--site-network [subnet]',
+      "put the servers' second NIC on a site network (a bridge in a network namespace the lab creates; default subnet: a free 10.231.X.0/24)",
+    )
     .option('--inventory <file>', 'also write the inventory (with BMC passwords, mode 0600) to this file')
     .addOption(outputOption())
     .addHelpText(
@@ -80,6 +86,10 @@ reads. The lab runs until interrupted (Ctrl-C / SIGTERM), then powers off its VM
 
 Into a guest (QEMU): \`outpost lab console host-1\` follows its serial console, \`outpost lab ssh host-1\`
 reaches its SSH port through a forward on 127.0.0.1 (the port is in <state-dir>/host-1/ssh-port).
+
+With --site-network, each host's second NIC is on a layer-2 segment inside a network namespace, reached from
+this machine through the gateway address; the inventory gives each host network data with its static site
+address (.10, .11, ...), and the VIP (.100) is free for the cluster's API.
 
 Fault operations: any, get, login, reset, insert-media, eject-media, boot-override.
 Fault kinds: timeout, server-error, unauthorized, stale-inserted, busy.`,
@@ -94,7 +104,14 @@ Fault kinds: timeout, server-error, unauthorized, stale-inserted, busy.`,
         faults.push(parsed.value);
       }
       // Loaded here: the emulator is heavy and other commands should start fast.
-      const { startLab } = await import('../../lab/index.ts');
+      const { startLab, createSiteNetwork } = await import('../../lab/index.ts');
+      const siteNetwork = opts.siteNetwork
+        ? await createSiteNetwork(
+            typeof opts.siteNetwork === 'string' ? { subnet: opts.siteNetwork } : {},
+          ).catch((error: unknown) => {
+            throw new InputError(`--site-network: ${error instanceof Error ? error.message : String(error)}`);
+          })
+        : undefined;
       const lab = await startLab({
         hosts,
         backend: opts.backend,
@@ -109,8 +126,12 @@ Fault kinds: timeout, server-error, unauthorized, stale-inserted, busy.`,
           ovmf: opts.ovmf,
         },
         ...(opts.port !== undefined && { port: integer('--port', opts.port, 1, 65_535 - hosts) }),
+        ...(siteNetwork && { siteNetwork }),
+      }).catch(async (error: unknown) => {
+        await siteNetwork?.close();
+        throw error;
       });
-      const inventory = { hosts: lab.hosts.map(inventoryEntry) };
+      const inventory = { hosts: lab.hosts.map((host) => inventoryEntry(host, siteNetwork)) };
       if (opts.inventory) {
         const file = path.resolve(opts.inventory);
         await writeFile(`${file}.tmp`, stringify(inventory), { mode: 0o600 });
@@ -124,11 +145,16 @@ Fault kinds: timeout, server-error, unauthorized, stale-inserted, busy.`,
           nextSteps(opts, lab.hosts[0]?.name ?? 'host-1'),
       );
       if (lab.caFile) process.stderr.write(`outpost lab: BMC certificates verify with ${lab.caFile}\n`);
+      if (siteNetwork)
+        process.stderr.write(
+          `outpost lab: site network ${siteNetwork.subnet} in namespace ${siteNetwork.namespace}; this machine is ${siteNetwork.gateway} on it; servers from ${siteNetwork.serverAddress(0)}; free for the API VIP: ${siteNetwork.vip}\n`,
+        );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
       await lab.close();
+      await siteNetwork?.close();
     });
   registerRke2Release(lab);
 }
@@ -250,11 +276,23 @@ function registerSsh(lab: Command): void {
 }
 
 /** One host in outpost's inventory format (see docs/service.md). */
-function inventoryEntry(host: LabHost): Record<string, unknown> {
+function inventoryEntry(host: LabHost, site: SiteNetwork | undefined): Record<string, unknown> {
   return {
     name: host.name,
     bmc: { address: host.bmcAddress, username: host.username, password: host.password },
     bootMACAddress: host.bootMac,
+    ...(site &&
+      host.siteMac &&
+      host.siteAddress && {
+        networkData: parse(
+          siteHostNetworkData({
+            bootMac: host.bootMac,
+            siteMac: host.siteMac,
+            address: host.siteAddress,
+            prefixLength: site.prefixLength,
+          }),
+        ) as unknown,
+      }),
   };
 }
 

@@ -31,6 +31,7 @@ import secrets
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tarfile
@@ -1182,9 +1183,13 @@ class Cluster:
                     continue
                 try:
                     renewed = self.store.get(leases, 'kube-node-lease', name)['spec'].get('renewTime', '')
+                except (ApiError, KeyError):
+                    # No lease yet: a node that just registered gets the grace period from its registration.
+                    renewed = other['metadata'].get('creationTimestamp', '')
+                try:
                     age = time.time() - datetime.datetime.strptime(renewed[:19], '%Y-%m-%dT%H:%M:%S').replace(
                         tzinfo=datetime.timezone.utc).timestamp()
-                except (ApiError, ValueError, KeyError):
+                except (ValueError, TypeError):
                     age = NODE_GRACE_SECONDS + 1
                 conds = other.get('status', {}).get('conditions', [])
                 if age > NODE_GRACE_SECONDS and any(c['type'] == 'Ready' and c['status'] != 'Unknown' for c in conds):
@@ -1194,7 +1199,24 @@ class Cluster:
                                  lastTransitionTime=now_rfc3339())
                     log('warning', f'Node {name} stopped posting status; Ready is Unknown')
                     self.store.update(res, '', name, {**other, 'status': status}, subresource='status')
+        self.chart_namespaces()
         self.auto_deploy()
+
+    def chart_namespaces(self):
+        """helm-controller's part the stand-in keeps: a HelmChart with createNamespace gets its targetNamespace
+        (helm install --create-namespace), so objects meant for it (EIB's metallb-system VIP pool) can be applied."""
+        namespaces = self.store.resources[('', 'namespaces')]
+        with self.store.lock:
+            charts = self.store.list(self.store.resources[('helm.cattle.io', 'helmcharts')])
+        for chart in charts:
+            spec = chart.get('spec') or {}
+            target = spec.get('targetNamespace')
+            if spec.get('createNamespace') and isinstance(target, str) and DNS_LABEL.match(target):
+                try:
+                    self.store.create(namespaces, '', {'metadata': {'name': target}})
+                    log('info', f'Created namespace {target} for HelmChart {chart["metadata"]["name"]}')
+                except ApiError:
+                    pass
 
     def auto_deploy(self):
         """Applies every manifest in server/manifests (and below) when it is new or changed, like RKE2's deploy
@@ -1245,6 +1267,8 @@ class Cluster:
                     not isinstance(obj.get('metadata'), dict):
                 raise ValueError('each object needs apiVersion, kind and metadata')
             self.apply_object(obj)
+            if obj['kind'] == 'HelmChart':
+                self.chart_namespaces()
             gvks.append(f'{obj["apiVersion"]}, Kind={obj["kind"]}')
         addon = {'apiVersion': 'k3s.cattle.io/v1', 'kind': 'Addon',
                  'metadata': {'name': name, 'namespace': 'kube-system'},
@@ -1546,7 +1570,9 @@ class Cluster:
         if what == 'readyz':
             return h.reply(200, 'ok', 'text/plain')
         if what == 'apiservers':
-            return h.reply(200, [f'{node_ips(self.config)[0]}:{self.config["https-listen-port"]}'])
+            # A joining server forwards its API to the initializer's: that is the API server to name.
+            return h.reply(200, getattr(self, 'upstream_apiservers', None) or
+                           [f'{node_ips(self.config)[0]}:{self.config["https-listen-port"]}'])
         if what == 'config':
             return h.reply(200, {'cni': self.config['cni'], 'cluster-cidr': self.config.get('cluster-cidr', '10.42.0.0/16'),
                                  'service-cidr': self.config.get('service-cidr', '10.43.0.0/16'),
@@ -1674,25 +1700,34 @@ class JoinClient:
         write_atomic(os.path.join(self.agent_dir, 'client-kubelet.key'), key, 0o600)
         host = self.server.split('://', 1)[1].rsplit(':', 1)[0]
         api_port = apiservers[0].rsplit(':', 1)[1] if apiservers else '6443'
-        self.api_base = f'https://{host}:{api_port}'
+        # A joining server uses the API server's own address: the server URL may be the VIP, which this server
+        # may come to hold itself (its API port would then forward to itself).
+        self.api_base = f'https://{apiservers[0]}' if self.role == 'server' and apiservers else f'https://{host}:{api_port}'
+        self.apiservers = apiservers or []
         self.api_ctx = ssl.create_default_context(cadata=bundle.decode())
         self.api_ctx.load_cert_chain(os.path.join(self.agent_dir, 'client-kubelet.crt'),
                                      os.path.join(self.agent_dir, 'client-kubelet.key'))
         return remote, bootstrap
 
     def call(self, method, path, body=None, content_type='application/json'):
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.api_base + path, data=data, method=method,
-                                         headers={'Content-Type': content_type, 'Accept': 'application/json'})
-        try:
-            with urllib.request.urlopen(request, context=self.api_ctx, timeout=15) as response:
-                return response.status, json.loads(response.read() or b'null')
-        except urllib.error.HTTPError as e:
-            return e.code, None
-        except (urllib.error.URLError, OSError) as e:
-            # The server may be restarting: the kubelet keeps going and tries again on its next round.
-            log('warning', f'{self.api_base}{path}: {e}')
-            return 0, None
+        return api_call(self.api_base, self.api_ctx, method, path, body, content_type)
+
+
+def api_call(base, ctx, method, path, body=None, content_type='application/json', quiet=False):
+    """(HTTP status, parsed JSON body) of one API request; status 0 when the API cannot be reached."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method,
+                                     headers={'Content-Type': content_type, 'Accept': 'application/json'})
+    try:
+        with urllib.request.urlopen(request, context=ctx, timeout=15) as response:
+            return response.status, json.loads(response.read() or b'null')
+    except urllib.error.HTTPError as e:
+        return e.code, None
+    except (urllib.error.URLError, OSError) as e:
+        # The server may be restarting: callers keep going and try again on their next round.
+        if not quiet:
+            log('warning', f'{base}{path}: {e}')
+        return 0, None
 
 
 def run_kubelet(client, config, role, stopping):
@@ -1728,6 +1763,15 @@ def run_kubelet(client, config, role, stopping):
                 posted = (ready, message)
                 log('info', f'Node {client.name} {"Ready" if ready else "NotReady"}: {message}')
         if time.monotonic() - last_lease >= LEASE_SECONDS:
+            # A node the server marked Unknown (its lease was late) gets its real status again, as the kubelet
+            # posts its status periodically.
+            code, current = client.call('GET', f'/api/v1/nodes/{client.name}')
+            if code == 200 and any(c.get('type') == 'Ready' and c.get('status') == 'Unknown'
+                                   for c in current.get('status', {}).get('conditions', [])):
+                conds = node_conditions(ready, message, current['status']['conditions'])
+                client.call('PATCH', f'/api/v1/nodes/{client.name}/status', {'status': {'conditions': conds}},
+                            'application/merge-patch+json')
+                log('info', f'Node {client.name} {"Ready" if ready else "NotReady"} again: {message}')
             lease = {'apiVersion': 'coordination.k8s.io/v1', 'kind': 'Lease',
                      'metadata': {'name': client.name, 'namespace': 'kube-node-lease'},
                      'spec': {'holderIdentity': client.name, 'leaseDurationSeconds': NODE_GRACE_SECONDS,
@@ -1736,6 +1780,270 @@ def run_kubelet(client, config, role, stopping):
             if code == 404:
                 client.call('POST', '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', lease)
             last_lease = time.monotonic() if code in (200, 404) else last_lease
+
+
+# ---------------------------------------------------------------- the API VIP: a stand-in for MetalLB's L2 speaker
+
+VIP_LEASE_NAMESPACE, VIP_LEASE_NAME = 'metallb-system', 'outpost-vip-speaker'
+VIP_LEASE_SECONDS = 10
+VIP_RETRY_SECONDS = 2.0
+VIP_SERVICE = ('default', 'kubernetes-vip')
+
+
+def ipv4_int(text):
+    return struct.unpack('!I', socket.inet_aton(text))[0] if re.match(r'^\d+\.\d+\.\d+\.\d+$', text) else None
+
+
+def pool_addresses(entries):
+    """The IPv4 addresses of an IPAddressPool's spec.addresses (CIDRs and `first-last` ranges), at most 2^16."""
+    found = []
+    for entry in entries or []:
+        entry = str(entry).strip()
+        if '-' in entry:
+            first, _, last = (part.strip() for part in entry.partition('-'))
+            a, b = ipv4_int(first), ipv4_int(last)
+        elif '/' in entry:
+            base, _, length = entry.partition('/')
+            a = ipv4_int(base)
+            if a is None or not length.isdigit() or int(length) > 32:
+                continue
+            size = 2 ** (32 - int(length))
+            a -= a % size
+            b = a + size - 1
+        else:
+            a = b = ipv4_int(entry)
+        if a is None or b is None or b < a or b - a >= 65536:
+            continue
+        found.extend(socket.inet_ntoa(struct.pack('!I', n)) for n in range(a, b + 1))
+    return found
+
+
+def selects(selector, labels):
+    """A LabelSelector (matchLabels, matchExpressions with In/NotIn/Exists/DoesNotExist) against labels."""
+    for key, value in (selector.get('matchLabels') or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get('matchExpressions') or []:
+        key, op, values = expr.get('key'), expr.get('operator'), expr.get('values') or []
+        if (op == 'In' and labels.get(key) not in values) or (op == 'NotIn' and labels.get(key) in values) or \
+                (op == 'Exists' and key not in labels) or (op == 'DoesNotExist' and key in labels):
+            return False
+    return True
+
+
+def vip_for(service, pools, advertisements):
+    """The address MetalLB would announce over L2 for the service: its requested loadBalancerIP when a pool holds
+    it, else the single address of a pool whose serviceAllocation takes the service; None unless an
+    L2Advertisement covers that pool. (Stand-in scope: IPv4, single-address pools as EIB writes them.)"""
+    if not service or service.get('spec', {}).get('type') != 'LoadBalancer':
+        return None
+    meta = service.get('metadata', {})
+    requested = service['spec'].get('loadBalancerIP') or \
+        (meta.get('annotations') or {}).get('metallb.universe.tf/loadBalancerIPs', '').split(',')[0].strip()
+    chosen = None
+    for pool in sorted(pools, key=lambda p: p['metadata']['name']):
+        addresses = pool_addresses(pool.get('spec', {}).get('addresses'))
+        if requested:
+            if requested in addresses:
+                chosen = (pool, requested)
+                break
+            continue
+        allocation = pool.get('spec', {}).get('serviceAllocation') or {}
+        namespaces = allocation.get('namespaces')
+        selectors = allocation.get('serviceSelectors')
+        if namespaces and meta.get('namespace') not in namespaces:
+            continue
+        if selectors and not any(selects(s, meta.get('labels') or {}) for s in selectors):
+            continue
+        if len(addresses) == 1:
+            chosen = (pool, addresses[0])
+            break
+    if not chosen:
+        return None
+    name = chosen[0]['metadata']['name']
+    for adv in advertisements:
+        spec = adv.get('spec') or {}
+        named, by_label = spec.get('ipAddressPools'), spec.get('ipAddressPoolSelectors')
+        if (named and name in named) or (not named and not by_label) or \
+                (by_label and any(selects(s, chosen[0]['metadata'].get('labels') or {}) for s in by_label)):
+            return chosen[1]
+    return None
+
+
+def parse_time(text):
+    try:
+        return datetime.datetime.strptime(str(text)[:19], '%Y-%m-%dT%H:%M:%S').replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def micro_time():
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+def interface_with(address):
+    """(name, MAC) of the interface that carries an IPv4 address (`ip -j addr`), or None."""
+    try:
+        # Without -4: with it, ip leaves out the links' own (Ethernet) addresses.
+        out = subprocess.run(['ip', '-j', 'addr', 'show'], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    for link in json.loads(out or '[]'):
+        if any(a.get('local') == address for a in link.get('addr_info', [])):
+            return link['ifname'], link.get('address', '')
+    return None
+
+
+def gratuitous_arp(interface, mac_text, address):
+    """Announces address -> the interface's MAC to the segment: an ARP request and an ARP reply, both
+    broadcast with sender and target address equal (RFC 5227 announcement), from a raw AF_PACKET socket."""
+    mac = bytes.fromhex(mac_text.replace(':', ''))
+    if len(mac) != 6:
+        raise OSError(f'{interface} has no Ethernet address ({mac_text!r})')
+    ip = socket.inet_aton(address)
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+        s.bind((interface, 0))
+        for op in (1, 2):
+            s.send(b'\xff' * 6 + mac + b'\x08\x06' + struct.pack('!HHBBH', 1, 0x0800, 6, 4, op) + mac + ip +
+                   (b'\xff' * 6 if op == 2 else b'\x00' * 6) + ip)
+
+
+class VipSpeaker:
+    """Stands in for MetalLB's L2 speaker on a server: while the objects the image ships (IPAddressPool,
+    L2Advertisement, Service kubernetes-vip) give the API a VIP, the Ready server holding the Lease
+    metallb-system/outpost-vip-speaker puts the VIP on the interface that carries its node-ip and announces it
+    with gratuitous ARP; a server that does not hold the lease (or cannot renew it) removes the VIP."""
+
+    def __init__(self, name, node_ip, call, stopping):
+        self.name, self.node_ip, self.call, self.stopping = name, node_ip, call, stopping
+        self.announced = None  # (vip, interface)
+        self.renewed = 0.0  # monotonic time of the last successful lease write
+        self.lease_path = f'/apis/coordination.k8s.io/v1/namespaces/{VIP_LEASE_NAMESPACE}/leases/{VIP_LEASE_NAME}'
+
+    def start(self):
+        thread = threading.Thread(target=self.run, name='vip-speaker', daemon=True)
+        thread.start()
+        return thread
+
+    def run(self):
+        try:
+            while not self.stopping.wait(VIP_RETRY_SECONDS):
+                try:
+                    self.round()
+                except Exception as e:  # one bad round must not end the speaker
+                    log('warning', f'vip speaker: {e}')
+        finally:
+            self.step_down(release=True)
+
+    def wanted(self):
+        code, service = self.call('GET', f'/api/v1/namespaces/{VIP_SERVICE[0]}/services/{VIP_SERVICE[1]}')
+        if code != 200:
+            return None, code == 0
+        code, pools = self.call('GET', '/apis/metallb.io/v1beta1/ipaddresspools')
+        code2, advs = self.call('GET', '/apis/metallb.io/v1beta1/l2advertisements')
+        if code != 200 or code2 != 200:
+            return None, 0 in (code, code2)
+        return vip_for(service, pools.get('items', []), advs.get('items', [])), False
+
+    def node_ready(self):
+        code, node = self.call('GET', f'/api/v1/nodes/{self.name}')
+        return code == 200 and any(c.get('type') == 'Ready' and c.get('status') == 'True'
+                                   for c in node.get('status', {}).get('conditions', []))
+
+    def round(self):
+        vip, unreachable = self.wanted()
+        if unreachable:
+            # No API: keep the address only while the lease we last wrote is still valid for the others.
+            if self.announced and time.monotonic() - self.renewed > VIP_LEASE_SECONDS:
+                log('warning', f'vip speaker: cannot renew the lease through the API; giving up {self.announced[0]}')
+                self.step_down()
+            return
+        if self.announced and self.announced[0] != vip:
+            self.step_down()
+        if not vip or not self.node_ready():
+            self.step_down(release=self.announced is not None)
+            return
+        if self.hold_lease():
+            self.announce(vip)
+            self.publish(vip)
+        else:
+            self.step_down()
+
+    def hold_lease(self):
+        code, lease = self.call('GET', self.lease_path)
+        now = time.time()
+        spec = {'holderIdentity': self.name, 'leaseDurationSeconds': VIP_LEASE_SECONDS, 'renewTime': micro_time()}
+        if code == 404:
+            body = {'apiVersion': 'coordination.k8s.io/v1', 'kind': 'Lease',
+                    'metadata': {'name': VIP_LEASE_NAME, 'namespace': VIP_LEASE_NAMESPACE},
+                    'spec': {**spec, 'acquireTime': micro_time(), 'leaseTransitions': 0}}
+            code, _ = self.call('POST', f'/apis/coordination.k8s.io/v1/namespaces/{VIP_LEASE_NAMESPACE}/leases', body)
+            return self.took(code in (200, 201))
+        if code != 200:
+            return self.took(False)
+        current = lease.get('spec') or {}
+        holder = current.get('holderIdentity') or ''
+        expired = now > parse_time(current.get('renewTime')) + int(current.get('leaseDurationSeconds') or 0)
+        if holder and holder != self.name and not expired:
+            return self.took(False)
+        if holder != self.name:
+            spec.update(acquireTime=micro_time(), leaseTransitions=int(current.get('leaseTransitions') or 0) + 1)
+            log('info', f'vip speaker: {self.name} takes the lease {VIP_LEASE_NAMESPACE}/{VIP_LEASE_NAME}'
+                        f'{f" from {holder} (expired)" if holder else ""}')
+        # A write guarded by resourceVersion: of two servers taking an expired lease, one wins (409 for the other).
+        code, _ = self.call('PUT', self.lease_path, {**lease, 'spec': {**current, **spec}})
+        return self.took(code == 200)
+
+    def took(self, ok):
+        if ok:
+            self.renewed = time.monotonic()
+        return ok
+
+    def announce(self, vip):
+        found = interface_with(self.node_ip)
+        if not found:
+            log('warning', f'vip speaker: no interface carries node-ip {self.node_ip}; cannot announce {vip}')
+            return
+        interface, mac = found
+        if self.announced == (vip, interface):
+            return
+        result = subprocess.run(['ip', 'addr', 'add', f'{vip}/32', 'dev', interface], capture_output=True, text=True)
+        if result.returncode != 0 and 'File exists' not in result.stderr:
+            log('warning', f'vip speaker: ip addr add {vip}/32 dev {interface}: {result.stderr.strip()}')
+            return
+        self.announced = (vip, interface)
+        for _ in range(3):
+            try:
+                gratuitous_arp(interface, mac, vip)
+            except OSError as e:
+                log('warning', f'vip speaker: gratuitous ARP on {interface}: {e}')
+                break
+            time.sleep(0.1)
+        log('info', f'vip speaker: {self.name} announces {vip} on {interface} (gratuitous ARP sent)')
+
+    def publish(self, vip):
+        """The controller's part: the Service's status names the address it is reachable at."""
+        path = f'/api/v1/namespaces/{VIP_SERVICE[0]}/services/{VIP_SERVICE[1]}'
+        code, service = self.call('GET', path)
+        if code == 200 and (service.get('status', {}).get('loadBalancer', {}).get('ingress') or [{}])[0].get('ip') != vip:
+            self.call('PATCH', path + '/status', {'status': {'loadBalancer': {'ingress': [{'ip': vip, 'ipMode': 'VIP'}]}}},
+                      'application/merge-patch+json')
+
+    def step_down(self, release=False):
+        if self.announced:
+            vip, interface = self.announced
+            subprocess.run(['ip', 'addr', 'del', f'{vip}/32', 'dev', interface], capture_output=True)
+            log('info', f'vip speaker: {self.name} no longer announces {vip}')
+            self.announced = None
+            release = True
+        if release and self.renewed:
+            # Like client-go's ReleaseOnCancel: an empty holder lets another server take over at once.
+            code, lease = self.call('GET', self.lease_path)
+            if code == 200 and (lease.get('spec') or {}).get('holderIdentity') == self.name:
+                self.call('PUT', self.lease_path, {**lease, 'spec': {**lease['spec'], 'holderIdentity': '',
+                                                                   'leaseDurationSeconds': 1}})
+            self.renewed = 0.0
 
 
 # ---------------------------------------------------------------- commands
@@ -1765,11 +2073,16 @@ def run_server(config, stopping):
                                server_context(cluster.tls, False), cluster, 'supervisor')
         proxy = TLSServer((config['bind-address'], config['https-listen-port']),
                           server_context(cluster.tls, True), ProxyApp(cluster, client), 'api')
+        cluster.upstream_apiservers = [client.api_base.split('://', 1)[1]]
         serve(supervisor)
         serve(proxy)
+        speaker = VipSpeaker(name, node_ips(config)[0], lambda *a: api_call(client.api_base, client.api_ctx, *a,
+                                                                             quiet=True), stopping).start()
         try:
             run_kubelet(client, config, 'server', stopping)
         finally:
+            stopping.set()
+            speaker.join(10)
             supervisor.shutdown()
             proxy.shutdown()
         return
@@ -1787,10 +2100,20 @@ def run_server(config, stopping):
     log('info', f'{PROGRAM} stand-in {VERSION} is up and running: API on {config["bind-address"]}:'
                 f'{config["https-listen-port"]}, supervisor on {config["supervisor-port"]}, node {name}')
     sd_notify('READY=1')
+    # The VIP speaker talks to this server's own API, as the admin (as a MetalLB pod would through the API).
+    own_api = f'https://{"127.0.0.1" if config["bind-address"] in ("0.0.0.0", "::") else config["bind-address"]}'
+    own_api = f'{own_api if ":" not in own_api[8:] else "https://[" + own_api[8:] + "]"}:{config["https-listen-port"]}'
+    admin = ssl.create_default_context(cadata=cluster.ca_bundle.decode())
+    admin.check_hostname = False
+    admin.load_cert_chain(os.path.join(cluster.tls, 'client-admin.crt'), os.path.join(cluster.tls, 'client-admin.key'))
+    speaker = VipSpeaker(name, node_ips(config)[0], lambda *a: api_call(own_api, admin, *a, quiet=True),
+                         stopping).start()
     try:
         while not stopping.wait(RESCAN_SECONDS):
             cluster.tick()
     finally:
+        # The speaker gives the VIP and the lease up through this API: it must stop before the API does.
+        speaker.join(10)
         with cluster.store.lock:
             cluster.store.lock.notify_all()
         api.shutdown()

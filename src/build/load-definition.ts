@@ -29,3 +29,16 @@ export const configDirChecks: ConfigDirCheck[] = [
 export function loadDefinition(opts: LoadOptions) {
   return loadDefinitionWith(opts, configDirChecks);
 }
+
+/**
+ * What `outpost artefacts pull` checks before it fetches anything: every check but the one of the files it
+ * fetches (the RKE2 release) and the base image's, which it does not need (it may be fetched elsewhere).
+ */
+export const checksBeforePull: ConfigDirCheck[] = configDirChecks.filter(
+  (check) => check !== checkKubernetesRelease && check !== checkBaseImage,
+);
+
+/** Reads and checks a definition as `outpost artefacts pull` needs it (see checksBeforePull). */
+export function loadDefinitionBeforePull(opts: LoadOptions) {
+  return loadDefinitionWith(opts, checksBeforePull);
+}

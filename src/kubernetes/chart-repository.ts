@@ -44,36 +44,65 @@ export async function pullChart(o: PullOptions): Promise<void> {
     insecure: repository.skipTLSVerify === true,
     auth: repository.authentication,
   };
-  const base = repository.url.endsWith('/') ? repository.url : `${repository.url}/`;
+  const base = repositoryBase(repository.url);
   const indexText = (
     await get(new URL('index.yaml', base), transport, MAX_INDEX_BYTES).catch((e) =>
       fail(`index.yaml: ${e.message}`),
     )
   ).toString('utf8');
-  let index: { entries?: Record<string, { version?: string; urls?: string[]; digest?: string }[]> };
-  try {
-    index = parse(indexText) ?? {};
-  } catch {
-    return fail('index.yaml is not YAML');
-  }
-  const entry = index.entries?.[chart.name]?.find((e) => String(e.version) === chart.version);
-  if (!entry) fail(`index.yaml has no version ${chart.version} of ${chart.name}`);
-  const url = entry!.urls?.[0];
-  if (!url) fail('the index entry has no URL');
-  if (!entry!.digest || !/^[0-9a-f]{64}$/.test(entry!.digest))
-    fail('the index entry has no sha256 digest to check the tarball against');
-  const tarballUrl = new URL(url!, base);
-  if (tarballUrl.protocol !== 'http:' && tarballUrl.protocol !== 'https:')
-    fail(`the chart URL is not http(s): ${tarballUrl.protocol}`);
+  const found = findChartEntry(indexText, chart, base);
+  if (typeof found === 'string') return fail(found);
+  const { url: tarballUrl, digest: expected } = found;
   const data = await get(tarballUrl, transport, MAX_CHART_BYTES).catch((e) =>
     fail(`${tarballUrl.pathname}: ${e.message}`),
   );
   const digest = createHash('sha256').update(data).digest('hex');
-  if (digest !== entry!.digest) fail(`the tarball's sha256 is ${digest}, index.yaml says ${entry!.digest}`);
+  if (digest !== expected) fail(`the tarball's sha256 is ${digest}, index.yaml says ${expected}`);
   await mkdir(path.dirname(o.target), { recursive: true });
   const partial = `${o.target}.partial-${process.pid}`;
   await writeFile(partial, data);
   await rename(partial, o.target);
+}
+
+/** The repository URL as a base for relative chart URLs (with a trailing slash). */
+export function repositoryBase(url: string): string {
+  return url.endsWith('/') ? url : `${url}/`;
+}
+
+/**
+ * The rules `helm pull` follows in a repository's index.yaml: the entry of that chart and version, its first
+ * URL (relative to the repository), which must be http(s), and its sha256 `digest`, which must be there.
+ * Returns why not as a string.
+ */
+export function findChartEntry(
+  indexText: string,
+  chart: Pick<HelmChart, 'name' | 'version'>,
+  base: string,
+): { url: URL; digest: string } | string {
+  let index: { entries?: Record<string, { version?: unknown; urls?: unknown; digest?: unknown }[]> };
+  try {
+    index = parse(indexText) ?? {};
+  } catch {
+    return 'index.yaml is not YAML';
+  }
+  const versions = index.entries?.[chart.name];
+  const entry = Array.isArray(versions)
+    ? versions.find((e) => e && String(e.version) === chart.version)
+    : undefined;
+  if (!entry) return `index.yaml has no version ${chart.version} of ${chart.name}`;
+  const first = Array.isArray(entry.urls) ? entry.urls[0] : undefined;
+  if (typeof first !== 'string' || first === '') return 'the index entry has no URL';
+  if (typeof entry.digest !== 'string' || !/^[0-9a-f]{64}$/.test(entry.digest))
+    return 'the index entry has no sha256 digest to check the tarball against';
+  let url: URL;
+  try {
+    url = new URL(first, base);
+  } catch {
+    return `the index entry's URL is not a URL: ${first}`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `the chart URL is not http(s): ${url.protocol}`;
+  return { url, digest: entry.digest };
 }
 
 interface Transport {

@@ -179,7 +179,8 @@ export function clusterToken(serverConfig: Record<string, unknown>, env: Env): s
   return value;
 }
 
-async function readConfigMap(configDir: string, relative: string): Promise<Record<string, unknown>> {
+/** A YAML mapping of the config dir (`{}` when the file is missing); anything else is an InputError naming the file. */
+export async function readConfigMap(configDir: string, relative: string): Promise<Record<string, unknown>> {
   const text = await readFile(path.join(configDir, relative), 'utf8').catch(() => undefined);
   if (text === undefined) return {};
   const value: unknown = parse(text);
@@ -239,25 +240,44 @@ interface PreparedChart {
   manifest: string;
 }
 
-/** Every chart (the definition's, plus EIB's VIP charts), from `kubernetes/helm/charts/` or pulled at build time. */
-async function chartsFor(ctx: BundleContext, k8s: Kubernetes): Promise<PreparedChart[]> {
-  const wanted: { chart: HelmChart; field: string; repositoryUrl?: string }[] = k8s.helm.charts.map(
-    (chart, i) => ({
-      chart,
-      field: `kubernetes.helm.charts[${i}]`,
-      repositoryUrl: k8s.helm.repositories.find((r) => r.name === chart.repositoryName)?.url,
-    }),
-  );
+/** A chart the image carries: the definition's, or one of EIB's VIP charts. */
+export interface WantedChart {
+  chart: HelmChart;
+  /** Names the chart in messages. */
+  field: string;
+  /** The definition's repository of the chart (the build pulls only from those). */
+  repository?: HelmRepository;
+  /** Where `outpost artefacts pull` fetches it: the definition's repository, or SUSE Edge's for the VIP charts. */
+  pullFrom?: HelmRepository;
+}
+
+/** Every chart the image carries (the definition's, plus EIB's VIP charts unless the definition has them). */
+export function wantedCharts(k8s: Kubernetes): WantedChart[] {
+  const wanted: WantedChart[] = k8s.helm.charts.map((chart, i) => {
+    const repository = k8s.helm.repositories.find((r) => r.name === chart.repositoryName);
+    return { chart, field: `kubernetes.helm.charts[${i}]`, repository, pullFrom: repository };
+  });
   if (k8s.network?.apiVIP || k8s.network?.apiVIP6) {
     for (const chart of VIP_CHARTS) {
       if (!k8s.helm.charts.some((c) => c.name === chart.name)) {
-        wanted.push({ chart, field: 'kubernetes.network (API VIP)', repositoryUrl: VIP_CHARTS_REPOSITORY });
+        wanted.push({
+          chart,
+          field: 'kubernetes.network (API VIP)',
+          repository: k8s.helm.repositories.find((r) => r.name === chart.repositoryName),
+          pullFrom: { name: chart.repositoryName, url: VIP_CHARTS_REPOSITORY },
+        });
       }
     }
   }
+  return wanted;
+}
+
+/** Every chart (the definition's, plus EIB's VIP charts), from `kubernetes/helm/charts/` or pulled at build time. */
+async function chartsFor(ctx: BundleContext, k8s: Kubernetes): Promise<PreparedChart[]> {
+  const wanted = wantedCharts(k8s);
   const prepared: PreparedChart[] = [];
   const names = new Set<string>();
-  for (const { chart, field, repositoryUrl } of wanted) {
+  for (const { chart, field, repository, pullFrom } of wanted) {
     const name = helmChartName(chart);
     if (!isObjectName(name)) {
       throw new InputError(
@@ -268,14 +288,13 @@ async function chartsFor(ctx: BundleContext, k8s: Kubernetes): Promise<PreparedC
       throw new InputError(`${ctx.loaded.file}: ${field}: a second HelmChart named '${name}'`);
     names.add(name);
     const fileName = chartFileName(chart);
-    const repository = k8s.helm.repositories.find((r) => r.name === chart.repositoryName);
     const source = await findChart(ctx, fileName, chart, field, repository);
     const valuesContent = chart.valuesFile
       ? await readFile(path.join(ctx.configDir, HELM_VALUES_DIR, chart.valuesFile), 'utf8')
       : undefined;
     const manifest = helmChartManifest({
       chart,
-      repositoryUrl,
+      repositoryUrl: pullFrom?.url,
       fileName,
       sha256: await sha256File(source),
       valuesContent,

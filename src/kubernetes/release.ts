@@ -56,7 +56,11 @@ export function releaseNames(arch: Arch) {
 export async function checkRelease(
   configDir: string,
   arch: Arch,
-  opts: { verifyChecksums?: boolean } = {},
+  opts: {
+    verifyChecksums?: boolean;
+    /** sha256 of files just verified by the caller (`artefacts pull`), by name: not read again. */
+    verified?: ReadonlyMap<string, string>;
+  } = {},
 ): Promise<{ release?: ReleaseFiles; problems: ReleaseProblem[] }> {
   const names = releaseNames(arch);
   const dir = path.join(configDir, RELEASE_DIR);
@@ -120,7 +124,7 @@ export async function checkRelease(
       problems.push({ file: at(name), message: `has no line in ${names.checksums}` });
       continue;
     }
-    const actual = await sha256File(path.join(dir, name));
+    const actual = opts.verified?.get(name) ?? (await sha256File(path.join(dir, name)));
     if (actual !== expected) {
       problems.push({
         file: at(name),

@@ -29,6 +29,7 @@ import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 
 import { rename, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { Bundle, FirstBootEngine } from '../bundle/bundle.ts';
+import type { BundleContribution } from '../bundle/types.ts';
 import { InputError, OperationError } from '../common/diagnostics.ts';
 import { readImageSignature } from '../definition/checks/image-signature.ts';
 import type { LoadedDefinition } from '../definition/types.ts';
@@ -94,6 +95,13 @@ export interface BuildOptions {
   onProgress?: (step: 'copy' | 'checksum', done: number, total: number) => void;
   /** A line for the user while a step runs (what was reclaimed from builds that died). */
   onNote?: (line: string) => void;
+  /**
+   * Content a caller adds to the first-boot bundle next to what the definition asks for (files, scripts
+   * in their bands, artefacts), e.g. the management appliance's service; built by the same steps.
+   */
+  contributions?: readonly BundleContribution[];
+  /** Build this image type instead of the definition's `image.imageType`, under this output name. */
+  imageTypeOverride?: { imageType: 'raw' | 'iso'; outputImageName: string };
 }
 
 /**
@@ -230,7 +238,7 @@ export const BUILD_STEPS: readonly StepDefinition<BuildRun>[] = [
     readOnly: true,
     describe: (f) => f.definitionFile,
     run: async (b) => {
-      b.loaded = await loadChecked(b.configDir, b.options);
+      b.loaded = withOverride(await loadChecked(b.configDir, b.options), b.options);
       checkPaths(b.basePath, b.outputPath);
     },
   },
@@ -399,6 +407,20 @@ async function loadChecked(configDir: string, options: BuildOptions): Promise<Lo
   return loaded;
 }
 
+/** The definition as this build makes it: another image type and output name when the caller asks. */
+function withOverride(loaded: LoadedDefinition, options: BuildOptions): LoadedDefinition {
+  const override = options.imageTypeOverride;
+  if (!override) return loaded;
+  const name = override.outputImageName;
+  if (!/^[A-Za-z0-9._+@-]+(\/[A-Za-z0-9._+@-]+)*$/.test(name) || name.split('/').includes('..')) {
+    throw new InputError(
+      `output image name ${JSON.stringify(name)}: letters, digits, ".", "_", "-", "+", "@" only`,
+    );
+  }
+  const image = { ...loaded.definition.image, imageType: override.imageType, outputImageName: name };
+  return { ...loaded, definition: { ...loaded.definition, image } };
+}
+
 /** The output must never be the base image, under any name (symlinks, `..`, hard links). */
 export function checkPaths(basePath: string, outputPath: string): void {
   if (!existsSync(basePath)) throw new InputError(`base image ${basePath} does not exist`);
@@ -435,7 +457,11 @@ async function inspect(b: BuildRun): Promise<void> {
       );
     }
     const readOnlySubvolume = root.fs.type === 'btrfs' && (await btrfsReadOnly(root.mount.dir));
-    const bundle = await assembleBundle(loaded, { engine, env: options.env });
+    const bundle = await assembleBundle(loaded, {
+      engine,
+      env: options.env,
+      extra: options.contributions ?? [],
+    });
     const payloadBytes = bundlePayloadBytes(bundle);
     const baseSize = statSync(basePath).size;
     const last = lastPartition(root.table);

@@ -17,6 +17,8 @@ const NETWORK_BAND = /^0[0-9]/;
 export interface AssembleOptions {
   engine: FirstBootEngine;
   env?: Readonly<Record<string, string | undefined>>;
+  /** Content the build's caller adds after every domain's (see BuildOptions.contributions). */
+  extra?: readonly BundleContribution[];
 }
 
 /**
@@ -43,6 +45,7 @@ export async function assembleBundleWith(
   };
   const contributions: BundleContribution[] = [];
   for (const contribute of contributors) contributions.push(await contribute(ctx));
+  contributions.push(...(opts.extra ?? []));
   return bundleFromContributions(loaded, opts.engine, contributions);
 }
 

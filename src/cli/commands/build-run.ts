@@ -1,5 +1,10 @@
 import path from 'node:path';
-import { BUILD_JOURNAL_DIR, type BuildReport, buildImage } from '../../build/build-image.ts';
+import {
+  BUILD_JOURNAL_DIR,
+  type BuildOptions,
+  type BuildReport,
+  buildImage,
+} from '../../build/build-image.ts';
 import { formatPlan } from '../../build/plan.ts';
 import { reclaimLeftovers } from '../../build/reclaim.ts';
 import { OperationError } from '../../common/diagnostics.ts';
@@ -42,41 +47,55 @@ export async function runBuild(opts: BuildCommandOptions & { definitionFile: str
   // A reader that goes away (a closed pipe) must not crash the build with mounts still in place.
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   const configDir = resolveConfigDir(opts.configDir);
-  const tty = process.stdout.isTTY === true && opts.output === 'text';
-  const bars = tty ? progressBars() : undefined;
+  const progress = buildProgress(opts.output);
   try {
     const report = await buildImage({
       configDir,
       definitionFile: opts.definitionFile,
       engine: opts.engine,
       dryRun: opts.dryRun,
-      onStep: (step, i, total) => {
-        bars?.stop();
-        process.stderr.write(`[${i + 1}/${total}] ${step.title}${step.detail ? `: ${step.detail}` : ''}\n`);
-      },
-      onProgress: bars?.update,
-      onNote: (line) => {
-        bars?.stop();
-        process.stderr.write(`  ${line}\n`);
-      },
+      ...progress.callbacks,
     });
-    bars?.stop();
+    progress.stop();
     printReport(report, opts.output);
   } catch (error) {
-    bars?.stop();
-    const failedStep = (error as { step?: string }).step;
-    if (error instanceof Interrupted) {
-      process.stderr.write(
-        `build interrupted by ${error.signal} during step "${failedStep}"; mounts, loop devices and partial output removed\n`,
-      );
-      process.exitCode = SIGNAL_EXIT[error.signal] ?? 1;
-      return;
-    }
-    // Failures of a step already name it (and the path); anything else gets the step said here.
-    if (failedStep && !(error instanceof OperationError))
-      process.stderr.write(`build failed during step "${failedStep}"\n`);
-    throw error;
+    progress.stop();
+    reportBuildFailure(error);
   }
+}
+
+/** The step lines on stderr and, on a terminal, a bar per long step: how every build shows its progress. */
+export function buildProgress(output: OutputFormat) {
+  const tty = process.stdout.isTTY === true && output === 'text';
+  const bars = tty ? progressBars() : undefined;
+  const callbacks: Pick<BuildOptions, 'onStep' | 'onProgress' | 'onNote'> = {
+    onStep: (step, i, total) => {
+      bars?.stop();
+      process.stderr.write(`[${i + 1}/${total}] ${step.title}${step.detail ? `: ${step.detail}` : ''}\n`);
+    },
+    ...(bars && { onProgress: bars.update }),
+    onNote: (line) => {
+      bars?.stop();
+      process.stderr.write(`  ${line}\n`);
+    },
+  };
+  return { callbacks, stop: () => bars?.stop() };
+}
+
+/** An interrupted build sets the signal's exit code; any other failure is thrown on, its step said. */
+export function reportBuildFailure(error: unknown): void {
+  const failedStep = (error as { step?: string }).step;
+  if (error instanceof Interrupted) {
+    process.stderr.write(
+      `build interrupted by ${error.signal} during step "${failedStep}"; mounts, loop devices and partial output removed\n`,
+    );
+    process.exitCode = SIGNAL_EXIT[error.signal] ?? 1;
+    return;
+  }
+  // Failures of a step already name it (and the path); anything else gets the step said here.
+  if (failedStep && !(error instanceof OperationError))
+    process.stderr.write(`build failed during step "${failedStep}"\n`);
+  throw error;
 }
 
 function printReport(report: BuildReport, format: OutputFormat): void {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerAppliance } from './appliance.ts';
 import { registerArtefacts } from './artefacts.ts';
 import { registerBuild } from './build.ts';
 import { registerCluster } from './cluster.ts';
@@ -13,6 +14,7 @@ import { registerVersion } from './version.ts';
 
 /** Every top-level command; each module adds its own subcommand with its own --help. */
 export function registerCommands(program: Command): void {
+  registerAppliance(program);
   registerArtefacts(program);
   registerBuild(program);
   registerCluster(program);

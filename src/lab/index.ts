@@ -24,8 +24,14 @@ export {
   PROFILE_NAMES,
   VENDOR_PROFILE_NAMES,
 } from './profiles.ts';
-export type { SiteNetwork, SiteNetworkOptions } from './site-network.ts';
-export { createSiteNetwork, siteHostNetworkData } from './site-network.ts';
+export type { SiteAddressing, SiteNetwork, SiteNetworkOptions } from './site-network.ts';
+export {
+  createSiteNetwork,
+  GUEST_DNS,
+  GUEST_GATEWAY,
+  guestAddress,
+  siteHostNetworkData,
+} from './site-network.ts';
 export type { LabTlsMode } from './tls.ts';
 export { LAB_TLS_MODES } from './tls.ts';
 

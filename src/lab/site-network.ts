@@ -121,36 +121,65 @@ export function siteAddresses(subnet: Ipv4Prefix): {
   };
 }
 
-/**
- * nmstate network data (Metal3's format) for a lab host on the site network: the first NIC keeps DHCP from
- * QEMU's user network (default route, media and callbacks), the site NIC gets its static address and no
- * route beyond its /24. Both are matched by MAC; the names only label them.
- */
-export function siteHostNetworkData(o: {
-  bootMac: string;
-  siteMac: string;
-  address: string;
+/** QEMU's user network behind each server's first NIC: the service is 10.0.2.2, a DNS proxy 10.0.2.3. */
+export const GUEST_GATEWAY = '10.0.2.2';
+export const GUEST_DNS = '10.0.2.3';
+
+/** The address a host's first NIC gets on QEMU's user network (each VM has its own, so they may repeat). */
+export function guestAddress(index: number): string {
+  return `10.0.2.${51 + index}`;
+}
+
+export interface SiteAddressing {
+  /** The host's static address on the site network, and its prefix length. */
+  siteAddress: string;
   prefixLength: number;
-}): string {
+  /** The static address of its first NIC on QEMU's user network. */
+  guestAddress: string;
+}
+
+/**
+ * A host's nmstate network data (delivered by its config drive). Both NICs are matched by MAC:
+ *
+ * - the site NIC first, static on the site network, no route beyond it: its address is the first static
+ *   one, which is what the service takes as the node's `node-ip` (cluster/addresses.ts);
+ * - the first NIC static on QEMU's user network with the default route and DNS: the installer takes the
+ *   NIC with the boot MAC (installer/installer-network.ts), and both the installer and the OS reach the
+ *   service through it (media, callbacks). Static rather than DHCP because the installer would otherwise
+ *   pick the only static NIC, the site's, and lose the service.
+ */
+export function siteHostNetworkData(bootMac: string, siteMac: string, a: SiteAddressing): string {
   return stringify({
     interfaces: [
       {
-        name: 'eth0',
+        name: 'site0',
         type: 'ethernet',
         state: 'up',
-        'mac-address': o.bootMac,
-        ipv4: { enabled: true, dhcp: true },
+        identifier: 'mac-address',
+        'mac-address': siteMac,
+        ipv4: {
+          enabled: true,
+          dhcp: false,
+          address: [{ ip: a.siteAddress, 'prefix-length': a.prefixLength }],
+        },
         ipv6: { enabled: false },
       },
       {
-        name: 'eth1',
+        name: 'uplink0',
         type: 'ethernet',
         state: 'up',
-        'mac-address': o.siteMac,
-        ipv4: { enabled: true, dhcp: false, address: [{ ip: o.address, 'prefix-length': o.prefixLength }] },
+        identifier: 'mac-address',
+        'mac-address': bootMac,
+        ipv4: { enabled: true, dhcp: false, address: [{ ip: a.guestAddress, 'prefix-length': 24 }] },
         ipv6: { enabled: false },
       },
     ],
+    routes: {
+      config: [
+        { destination: '0.0.0.0/0', 'next-hop-address': GUEST_GATEWAY, 'next-hop-interface': 'uplink0' },
+      ],
+    },
+    'dns-resolver': { config: { server: [GUEST_DNS] } },
   });
 }
 

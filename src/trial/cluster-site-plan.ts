@@ -4,8 +4,8 @@
  * service imports (each host's role and nmstate network data). Pure: the site network's addresses and the
  * lab's hosts come in, YAML-ready objects go out; the orchestration (cluster-site.ts) does the I/O.
  */
-import { stringify } from 'yaml';
 import type { NodeRole } from '../cluster/types.ts';
+import { guestAddress, siteHostNetworkData } from '../lab/index.ts';
 
 /** One host of the site: its part in the cluster. */
 export interface SiteNode {
@@ -23,15 +23,6 @@ export const CLUSTER_SITE_NODES: readonly SiteNode[] = [
   { host: 'host-2', role: 'server', initializer: false },
   { host: 'host-3', role: 'agent', initializer: false },
 ];
-
-/** QEMU's user network behind each server's first NIC: the service is 10.0.2.2, a DNS proxy 10.0.2.3. */
-export const GUEST_GATEWAY = '10.0.2.2';
-export const GUEST_DNS = '10.0.2.3';
-
-/** The address a host's first NIC gets on QEMU's user network (each VM has its own, so they may repeat). */
-export function guestAddress(index: number): string {
-  return `10.0.2.${51 + index}`;
-}
 
 export interface ClusterSiteSettings {
   /** RKE2 release the stand-in is written for. */
@@ -68,59 +59,6 @@ export function clusterSiteDefinition(definition: Definition, site: ClusterSiteS
   };
 }
 
-export interface SiteAddressing {
-  /** The host's static address on the site network, and its prefix length. */
-  siteAddress: string;
-  prefixLength: number;
-  /** The static address of its first NIC on QEMU's user network. */
-  guestAddress: string;
-}
-
-/**
- * A host's nmstate network data (delivered by its config drive). Both NICs are matched by MAC:
- *
- * - the site NIC first, static on the site network, no route beyond it: its address is the first static
- *   one, which is what the service takes as the node's `node-ip` (cluster/addresses.ts);
- * - the first NIC static on QEMU's user network with the default route and DNS: the installer takes the
- *   NIC with the boot MAC (installer/installer-network.ts), and both the installer and the OS reach the
- *   service through it (media, callbacks). Static rather than DHCP because the installer would otherwise
- *   pick the only static NIC, the site's, and lose the service.
- */
-export function clusterNodeNetworkData(bootMac: string, siteMac: string, a: SiteAddressing): string {
-  return stringify({
-    interfaces: [
-      {
-        name: 'site0',
-        type: 'ethernet',
-        state: 'up',
-        identifier: 'mac-address',
-        'mac-address': siteMac,
-        ipv4: {
-          enabled: true,
-          dhcp: false,
-          address: [{ ip: a.siteAddress, 'prefix-length': a.prefixLength }],
-        },
-        ipv6: { enabled: false },
-      },
-      {
-        name: 'uplink0',
-        type: 'ethernet',
-        state: 'up',
-        identifier: 'mac-address',
-        'mac-address': bootMac,
-        ipv4: { enabled: true, dhcp: false, address: [{ ip: a.guestAddress, 'prefix-length': 24 }] },
-        ipv6: { enabled: false },
-      },
-    ],
-    routes: {
-      config: [
-        { destination: '0.0.0.0/0', 'next-hop-address': GUEST_GATEWAY, 'next-hop-interface': 'uplink0' },
-      ],
-    },
-    'dns-resolver': { config: { server: [GUEST_DNS] } },
-  });
-}
-
 /** What the lab tells about one of its hosts (LabHost, with the MAC of its NIC on the site network). */
 export interface LabHostFacts {
   name: string;
@@ -155,7 +93,7 @@ export function clusterSiteInventory(
         bmc: { address: h.bmcAddress, username: h.username, password: h.password },
         bootMACAddress: h.bootMac,
         role: node.role,
-        networkData: clusterNodeNetworkData(h.bootMac, h.siteMac, {
+        networkData: siteHostNetworkData(h.bootMac, h.siteMac, {
           siteAddress: network.serverAddress(i),
           prefixLength: network.prefixLength,
           guestAddress: guestAddress(i),

@@ -29,9 +29,8 @@ import { isInside } from '../common/contained-fs.ts';
 import { formatDiagnosticsGrouped, InputError, OperationError } from '../common/diagnostics.ts';
 import { INPUT_FOLDERS } from '../definition/checks/output-image.ts';
 import { chartFileName, VIP_CHARTS } from '../kubernetes/manifests.ts';
-import { type Lab, startLab } from '../lab/index.ts';
+import { createSiteNetwork, GUEST_GATEWAY, type Lab, type SiteNetwork, startLab } from '../lab/index.ts';
 import { writeRke2Release } from '../lab/rke2/index.ts';
-import { createSiteNetwork, type SiteNetwork } from '../lab/site-network.ts';
 import { ServiceClient } from '../service/client.ts';
 import { type RunningService, startService } from '../service/service.ts';
 import {
@@ -39,7 +38,6 @@ import {
   type ClusterSiteSettings,
   clusterSiteDefinition,
   clusterSiteInventory,
-  GUEST_GATEWAY,
 } from './cluster-site-plan.ts';
 import { buildIntoMedia, freePort, type TimelinePhase, waitForStates } from './run.ts';
 

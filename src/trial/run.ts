@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import { buildImage } from '../build/build-image.ts';
 import { OperationError } from '../common/diagnostics.ts';
 import { formatBytes } from '../common/units.ts';
-import { startLab } from '../lab/index.ts';
+import { GUEST_DNS, GUEST_GATEWAY, startLab } from '../lab/index.ts';
 import { ServiceClient } from '../service/client.ts';
 import { startService } from '../service/service.ts';
 
@@ -57,10 +57,6 @@ export interface HostView {
   error?: { type: string; message: string; count: number };
   installProgress?: number;
 }
-
-/** QEMU's user network: the guest sees the machine's loopback as 10.0.2.2 and a DNS proxy at 10.0.2.3. */
-const GUEST_GATEWAY = '10.0.2.2';
-const GUEST_DNS = '10.0.2.3';
 
 export function staticNetworkData(mac: string, address: string): string {
   return stringify({

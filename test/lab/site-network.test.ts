@@ -194,17 +194,17 @@ describe('site network in namespaces (host, root)', () => {
 });
 
 describe('site network: host network data', () => {
-  it('is nmstate the image accepts: DHCP on the boot NIC, the static site address on the other', () => {
-    const text = siteHostNetworkData({
-      bootMac: '52:54:00:6c:00:01',
-      siteMac: '52:54:00:6d:00:01',
-      address: '10.231.7.10',
+  it('is nmstate the image accepts: the static site address first, the boot NIC static with the routes', () => {
+    const text = siteHostNetworkData('52:54:00:6c:00:01', '52:54:00:6d:00:01', {
+      siteAddress: '10.231.7.10',
       prefixLength: 24,
+      guestAddress: '10.0.2.51',
     });
     const parsed = parseHostFile('host-1.yaml', text);
     expect(parsed.diagnostics).toEqual([]);
     expect(text).toContain('52:54:00:6d:00:01');
     expect(text).toContain('ip: 10.231.7.10');
-    expect(text).not.toContain('routes');
+    // The only route leaves through the boot NIC (the service is behind it), none through the site NIC.
+    expect(parsed.state?.routes.map((r) => r.nextHopInterface)).toEqual(['uplink0']);
   });
 });

@@ -12,12 +12,12 @@ import { YamlSource } from '../../src/common/yaml-cursor.ts';
 import { parseDefinition } from '../../src/definition/parse.ts';
 import type { Kubernetes } from '../../src/definition/types.ts';
 import { installerNetwork } from '../../src/installer/installer-network.ts';
+import { siteHostNetworkData } from '../../src/lab/index.ts';
 import { parseHostFile } from '../../src/network/parse.ts';
 import { parseInventory } from '../../src/service/inventory.ts';
 import { writeSiteConfigDir } from '../../src/trial/cluster-site.ts';
 import {
   CLUSTER_SITE_NODES,
-  clusterNodeNetworkData,
   clusterSiteDefinition,
   clusterSiteInventory,
 } from '../../src/trial/cluster-site-plan.ts';
@@ -129,7 +129,7 @@ describe('the site inventory', () => {
   });
 
   it('network data: valid nmstate; the installer takes the boot NIC, static on the user network with the service as gateway', () => {
-    const data = clusterNodeNetworkData('52:54:00:6c:00:02', '52:54:00:6d:00:02', {
+    const data = siteHostNetworkData('52:54:00:6c:00:02', '52:54:00:6d:00:02', {
       siteAddress: '10.231.7.11',
       prefixLength: 24,
       guestAddress: '10.0.2.52',

@@ -7,7 +7,7 @@ import { InputError } from '../../common/diagnostics.ts';
 import { type FaultSpec, parseFaultSpec } from '../../lab/faults.ts';
 import type { LabHost, SiteNetwork } from '../../lab/index.ts';
 import { isProfileName, PROFILE_NAMES } from '../../lab/profiles.ts';
-import { siteHostNetworkData } from '../../lab/site-network.ts';
+import { guestAddress, siteHostNetworkData } from '../../lab/site-network.ts';
 import { LAB_TLS_MODES, type LabTlsMode } from '../../lab/tls.ts';
 import { type OutputFormat, outputOption } from '../output.ts';
 import { registerRke2Release } from './lab-rke2.ts';
@@ -131,7 +131,7 @@ Fault kinds: timeout, server-error, unauthorized, stale-inserted, busy.`,
         await siteNetwork?.close();
         throw error;
       });
-      const inventory = { hosts: lab.hosts.map((host) => inventoryEntry(host, siteNetwork)) };
+      const inventory = { hosts: lab.hosts.map((host, index) => inventoryEntry(host, index, siteNetwork)) };
       if (opts.inventory) {
         const file = path.resolve(opts.inventory);
         await writeFile(`${file}.tmp`, stringify(inventory), { mode: 0o600 });
@@ -276,7 +276,11 @@ function registerSsh(lab: Command): void {
 }
 
 /** One host in outpost's inventory format (see docs/service.md). */
-function inventoryEntry(host: LabHost, site: SiteNetwork | undefined): Record<string, unknown> {
+function inventoryEntry(
+  host: LabHost,
+  index: number,
+  site: SiteNetwork | undefined,
+): Record<string, unknown> {
   return {
     name: host.name,
     bmc: { address: host.bmcAddress, username: host.username, password: host.password },
@@ -285,11 +289,10 @@ function inventoryEntry(host: LabHost, site: SiteNetwork | undefined): Record<st
       host.siteMac &&
       host.siteAddress && {
         networkData: parse(
-          siteHostNetworkData({
-            bootMac: host.bootMac,
-            siteMac: host.siteMac,
-            address: host.siteAddress,
+          siteHostNetworkData(host.bootMac, host.siteMac, {
+            siteAddress: host.siteAddress,
             prefixLength: site.prefixLength,
+            guestAddress: guestAddress(index),
           }),
         ) as unknown,
       }),

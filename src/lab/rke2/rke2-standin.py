@@ -117,6 +117,13 @@ def write_atomic(path, data, mode=0o644):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    # The rename is durable only once the folder is: a node that loses power right after it joined must still
+    # find its node password (and certificates) at the next boot, or the server rejects it for good.
+    folder = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 # ---------------------------------------------------------------- configuration (rke2-contract §2.1, §2.2)

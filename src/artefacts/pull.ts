@@ -5,7 +5,7 @@ import { InputError, OperationError } from '../common/diagnostics.ts';
 import { isSafePathComponent } from '../common/names.ts';
 import type { Arch, ImageDefinition } from '../definition/types.ts';
 import { findChartEntry, repositoryBase } from '../kubernetes/chart-repository.ts';
-import { LOCAL_CHARTS_DIR, readConfigMap, wantedCharts } from '../kubernetes/contributor.ts';
+import { LOCAL_CHARTS_DIR, readConfigMap } from '../kubernetes/contributor.ts';
 import { chartFileName } from '../kubernetes/manifests.ts';
 import {
   checkRelease,
@@ -15,6 +15,7 @@ import {
   RELEASE_DIR,
   releaseNames,
 } from '../kubernetes/release.ts';
+import { wantedCharts } from '../kubernetes/rules.ts';
 import { type DownloadStatus, downloadVerified } from './download.ts';
 import { FetchError, fetchText, shownUrl, type Transport } from './http.ts';
 import { imageArchiveNames, RKE2_INSTALL_SCRIPT_URL, RKE2_RELEASES_URL, releaseFileUrl } from './plan.ts';

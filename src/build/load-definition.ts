@@ -5,7 +5,7 @@ import { checkKubernetesNetwork } from '../definition/checks/kubernetes-network.
 import { checkOutputImage } from '../definition/checks/output-image.ts';
 import type { ConfigDirCheck } from '../definition/config-dir-checks.ts';
 import { type LoadOptions, loadDefinitionWith } from '../definition/load.ts';
-import { checkKubernetesRelease } from '../kubernetes/check.ts';
+import { checkKubernetesBuildRules, checkKubernetesRelease } from '../kubernetes/check.ts';
 import { checkNetworkFiles } from '../network/check.ts';
 
 /**
@@ -20,6 +20,7 @@ export const configDirChecks: ConfigDirCheck[] = [
   checkHelmFiles,
   checkKubernetesFiles,
   checkKubernetesRelease,
+  checkKubernetesBuildRules,
   checkNetworkFiles,
   checkKubernetesNetwork,
   checkOutputImage,

@@ -1,4 +1,5 @@
 import type { Diagnostic } from '../common/diagnostics.ts';
+import type { Environment } from '../common/yaml-cursor.ts';
 import type { DefinitionDraft } from './types.ts';
 
 /** What a check of the config directory gets: the definition as far as it could be read, and ways to point. */
@@ -9,6 +10,8 @@ export interface ConfigDirCheckContext {
   definitionFile: string;
   /** Every field may be missing when the definition has problems: check what is there. */
   definition: DefinitionDraft;
+  /** Where `${NAME}` references of config-dir files (server.yaml's token) are resolved from. */
+  env?: Environment;
   /** The path to print for a file of the config dir (given relative to it): relative to the working directory. */
   displayPath(relativeToConfigDir: string): string;
   /** A problem about a field of the definition, positioned on it (e.g. `kubernetes.nodes[1].hostname`). */

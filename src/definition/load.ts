@@ -47,7 +47,7 @@ export async function loadDefinitionWith(
 
   const source = new YamlSource(shownFile, text, opts.env);
   const definition = parseDefinition(source);
-  const ctx = checkContext(configDir, file, definition, source, display);
+  const ctx = { ...checkContext(configDir, file, definition, source, display), env: opts.env };
   const crossFile = await Promise.all(
     checks.map((check) =>
       // Belt and braces: a check that fails unexpectedly still yields a positioned problem, not a crash.

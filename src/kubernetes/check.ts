@@ -1,7 +1,22 @@
+import { lstat } from 'node:fs/promises';
+import path from 'node:path';
+import { findInside, listInside } from '../common/contained-fs.ts';
 import type { Diagnostic } from '../common/diagnostics.ts';
+import { isSafePathComponent } from '../common/names.ts';
+import { MANIFESTS_DIR, readYamlInside, SERVER_CONFIG } from '../definition/checks/kubernetes-files.ts';
 import type { ConfigDirCheckContext } from '../definition/config-dir-checks.ts';
 import { SECTIONS } from '../definition/section-names.ts';
+import type { HelmChart } from '../definition/types.ts';
+import { helmChartName } from './manifests.ts';
 import { checkRelease } from './release.ts';
+import {
+  helmChartNameProblem,
+  IMAGES_DIR,
+  imageArchiveNameProblem,
+  manifestNameProblem,
+  tokenProblem,
+  wantedCharts,
+} from './rules.ts';
 
 /**
  * `outpost validate` (and every build, before anything is written): the RKE2 release in
@@ -13,4 +28,91 @@ export async function checkKubernetesRelease(ctx: ConfigDirCheckContext): Promis
   if (!k8s || k8s.distribution !== 'rke2' || !arch) return [];
   const { problems } = await checkRelease(ctx.configDir, arch);
   return problems.map((p) => ctx.atFile(p.file, p.message, SECTIONS.kubernetes));
+}
+
+/**
+ * The rules the build's Kubernetes step applies (src/kubernetes/rules.ts), reported by `outpost validate`
+ * with positions, so a build never meets them after it has started: the distribution, HelmChart and
+ * manifest names RKE2 accepts, image archive names, server.yaml's token, and regular files (the build
+ * reads kubernetes/manifests and kubernetes/images without following links).
+ */
+export async function checkKubernetesBuildRules(ctx: ConfigDirCheckContext): Promise<Diagnostic[]> {
+  const k8s = ctx.definition.kubernetes;
+  if (!k8s) return [];
+  const problems: Diagnostic[] = [];
+  const at = (field: string, message: string) => ctx.atField(field, message, SECTIONS.kubernetes);
+  if (k8s.distribution === 'k3s')
+    problems.push(at('kubernetes.version', 'K3s is not supported by outpost yet (RKE2 only)'));
+
+  // The charts the image carries (the definition's, then EIB's VIP charts), named as the build names them.
+  // Charts without a name have their own problem already; a release name used twice too (the section's
+  // check), so a clash is reported here only when the names differ and the HelmChart names do not.
+  const all = k8s.helm?.charts ?? [];
+  const named = all.filter((c) => typeof c?.name === 'string' && c.name !== '') as HelmChart[];
+  const seen = new Map<string, string>();
+  for (const { chart, field } of wantedCharts({
+    network: k8s.network,
+    helm: { charts: named, repositories: [] },
+  })) {
+    const name = helmChartName(chart);
+    const release = chart.releaseName ?? chart.name;
+    const problem = seen.get(name) === release ? undefined : helmChartNameProblem(name, new Set(seen.keys()));
+    seen.set(name, release);
+    if (!problem) continue;
+    const index = all.indexOf(chart);
+    const where =
+      index < 0 ? field : `kubernetes.helm.charts[${index}].${chart.releaseName ? 'releaseName' : 'name'}`;
+    problems.push(at(where, problem));
+  }
+
+  problems.push(
+    ...(await regularFiles(ctx, MANIFESTS_DIR, (name) =>
+      /\.ya?ml$/.test(name) ? manifestNameProblem(name) : undefined,
+    )),
+  );
+  problems.push(...(await regularFiles(ctx, IMAGES_DIR, imageArchiveNameProblem)));
+
+  const { source } = await readYamlInside(ctx, SERVER_CONFIG);
+  if (source?.ok && source.root.isMap) {
+    const token = source.root.get('token');
+    const problem = tokenProblem(token.toJS(), ctx.env ?? {});
+    if (problem) token.error(problem);
+    problems.push(...source.diagnostics.map((d) => ({ ...d, section: SECTIONS.kubernetes })));
+  }
+  return problems;
+}
+
+/**
+ * Entries of a folder the build reads without following links: each must be a regular file, and pass
+ * `nameProblem`. Names that are not plain file names, links that leave the config dir and unreadable
+ * folders are reported by the config-dir checks already.
+ */
+async function regularFiles(
+  ctx: ConfigDirCheckContext,
+  folder: string,
+  nameProblem: (name: string) => string | undefined,
+): Promise<Diagnostic[]> {
+  const listed = await listInside(ctx.configDir, folder);
+  if (listed.kind !== 'entries') return [];
+  const problems: Diagnostic[] = [];
+  for (const name of listed.names) {
+    if (!isSafePathComponent(name)) continue;
+    const relative = `${folder}/${name}`;
+    const info = await lstat(path.join(ctx.configDir, relative)).catch(() => undefined);
+    if (!info?.isFile()) {
+      // A link that stays inside is fine for the other checks, not for the build; the rest is theirs.
+      if (info?.isSymbolicLink() && (await findInside(ctx.configDir, relative)).kind === 'file')
+        problems.push(
+          ctx.atFile(
+            relative,
+            'must be a regular file, not a link (the build does not follow links here)',
+            SECTIONS.kubernetes,
+          ),
+        );
+      continue;
+    }
+    const problem = nameProblem(name);
+    if (problem) problems.push(ctx.atFile(relative, problem, SECTIONS.kubernetes));
+  }
+  return problems;
 }

@@ -14,21 +14,25 @@ import {
   chartFileName,
   helmChartManifest,
   helmChartName,
-  isAddonName,
-  isObjectName,
   SERVER_MANIFESTS_DIR,
   STATIC_CHARTS_DIR,
-  VIP_CHARTS,
-  VIP_CHARTS_REPOSITORY,
   vipManifest,
 } from './manifests.ts';
 import { listValue, NODE_ROLES, type NodeRole, nodeConfigs, renderConfig } from './node-config.ts';
 import { checkRelease, RELEASE_DIR, releaseArch, sha256File } from './release.ts';
+import {
+  ENV_REFERENCE,
+  helmChartNameProblem,
+  IMAGES_DIR,
+  imageArchiveNameProblem,
+  manifestNameProblem,
+  tokenProblem,
+  wantedCharts,
+} from './rules.ts';
 
 /** The Kubernetes step of first boot: band 20-29, after the OS steps, before outpost's other steps. */
 export const KUBERNETES_STEP = '20-kubernetes.sh';
 export const LOCAL_CHARTS_DIR = 'kubernetes/helm/charts';
-export const IMAGES_DIR = 'kubernetes/images';
 export const MANIFESTS_DIR = 'kubernetes/manifests';
 const HELM_VALUES_DIR = 'kubernetes/helm/values';
 const HELM_CERTS_DIR = 'kubernetes/helm/certs';
@@ -36,7 +40,6 @@ const HELM_CERTS_DIR = 'kubernetes/helm/certs';
 export const PULLED_CHARTS_DIR = '_build/cache/charts';
 /** Node label that names the outpost host a node runs on. */
 export const HOST_LABEL = 'outpost.io/host';
-const ENV_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -65,11 +68,8 @@ export async function kubernetesContribution(ctx: BundleContext): Promise<Bundle
   const images: string[] = [];
   for (const name of await plainFiles(path.join(ctx.configDir, IMAGES_DIR))) {
     const source = path.join(ctx.configDir, IMAGES_DIR, name);
-    if (!/\.(tar|tar\.gz|tgz|tar\.zst|tzst)$/.test(name)) {
-      throw new InputError(
-        `${source}: must be a container image archive (.tar, .tar.gz or .tar.zst, as docker save writes it)`,
-      );
-    }
+    const wrongName = imageArchiveNameProblem(name);
+    if (wrongName) throw new InputError(`${source}: ${wrongName}`);
     const names = await imageNames(source).catch((e: Error) => {
       throw new InputError(`${source}: cannot be read as an image archive: ${e.message}`);
     });
@@ -164,19 +164,11 @@ function hostsEntries(k8s: Kubernetes): string[] {
  */
 export function clusterToken(serverConfig: Record<string, unknown>, env: Env): string {
   const given = serverConfig.token;
+  const problem = tokenProblem(given, env);
+  if (problem) throw new InputError(`kubernetes/config/server.yaml: token: ${problem}`);
   if (given === undefined || given === null) return randomBytes(24).toString('hex');
-  if (typeof given !== 'string' || given === '') {
-    throw new InputError('kubernetes/config/server.yaml: token: must be a non-empty string');
-  }
-  const ref = ENV_REFERENCE.exec(given);
-  if (!ref) return given;
-  const value = env[ref[1]!];
-  if (!value) {
-    throw new InputError(
-      `kubernetes/config/server.yaml: token: environment variable ${ref[1]} is not set (the token is read from it)`,
-    );
-  }
-  return value;
+  const ref = ENV_REFERENCE.exec(given as string);
+  return ref ? env[ref[1]!]! : (given as string);
 }
 
 /** A YAML mapping of the config dir (`{}` when the file is missing); anything else is an InputError naming the file. */
@@ -210,11 +202,8 @@ async function localManifests(configDir: string): Promise<{ name: string; conten
   const names = (await plainFiles(dir)).filter((n) => /\.ya?ml$/.test(n));
   for (const name of names) {
     // RKE2's deploy controller names an Addon object after the file.
-    if (!isAddonName(name.replace(/\.ya?ml$/, ''))) {
-      throw new InputError(
-        `${path.join(dir, name)}: RKE2 names an object after this file: use lower-case letters, digits, '-' and '.' (at most 253), e.g. ${JSON.stringify(name.toLowerCase().replace(/[^a-z0-9.-]+/g, '-'))}`,
-      );
-    }
+    const wrongName = manifestNameProblem(name);
+    if (wrongName) throw new InputError(`${path.join(dir, name)}: ${wrongName}`);
   }
   return Promise.all(
     names.map(async (name) => ({ name, content: await readFile(path.join(dir, name), 'utf8') })),
@@ -240,38 +229,6 @@ interface PreparedChart {
   manifest: string;
 }
 
-/** A chart the image carries: the definition's, or one of EIB's VIP charts. */
-export interface WantedChart {
-  chart: HelmChart;
-  /** Names the chart in messages. */
-  field: string;
-  /** The definition's repository of the chart (the build pulls only from those). */
-  repository?: HelmRepository;
-  /** Where `outpost artefacts pull` fetches it: the definition's repository, or SUSE Edge's for the VIP charts. */
-  pullFrom?: HelmRepository;
-}
-
-/** Every chart the image carries (the definition's, plus EIB's VIP charts unless the definition has them). */
-export function wantedCharts(k8s: Kubernetes): WantedChart[] {
-  const wanted: WantedChart[] = k8s.helm.charts.map((chart, i) => {
-    const repository = k8s.helm.repositories.find((r) => r.name === chart.repositoryName);
-    return { chart, field: `kubernetes.helm.charts[${i}]`, repository, pullFrom: repository };
-  });
-  if (k8s.network?.apiVIP || k8s.network?.apiVIP6) {
-    for (const chart of VIP_CHARTS) {
-      if (!k8s.helm.charts.some((c) => c.name === chart.name)) {
-        wanted.push({
-          chart,
-          field: 'kubernetes.network (API VIP)',
-          repository: k8s.helm.repositories.find((r) => r.name === chart.repositoryName),
-          pullFrom: { name: chart.repositoryName, url: VIP_CHARTS_REPOSITORY },
-        });
-      }
-    }
-  }
-  return wanted;
-}
-
 /** Every chart (the definition's, plus EIB's VIP charts), from `kubernetes/helm/charts/` or pulled at build time. */
 async function chartsFor(ctx: BundleContext, k8s: Kubernetes): Promise<PreparedChart[]> {
   const wanted = wantedCharts(k8s);
@@ -279,13 +236,8 @@ async function chartsFor(ctx: BundleContext, k8s: Kubernetes): Promise<PreparedC
   const names = new Set<string>();
   for (const { chart, field, repository, pullFrom } of wanted) {
     const name = helmChartName(chart);
-    if (!isObjectName(name)) {
-      throw new InputError(
-        `${ctx.loaded.file}: ${field}: '${name}' cannot name a HelmChart (lower-case letters, digits and '-', at most 63)`,
-      );
-    }
-    if (names.has(name))
-      throw new InputError(`${ctx.loaded.file}: ${field}: a second HelmChart named '${name}'`);
+    const wrongName = helmChartNameProblem(name, names);
+    if (wrongName) throw new InputError(`${ctx.loaded.file}: ${field}: ${wrongName}`);
     names.add(name);
     const fileName = chartFileName(chart);
     const source = await findChart(ctx, fileName, chart, field, repository);

@@ -150,6 +150,7 @@ describe('config directory checks', () => {
     configDirChecks.push(nodeCheck);
     try {
       expect(await problems(dir)).toEqual([
+        'site.yaml:8:12: kubernetes.version: K3s is not supported by outpost yet (RKE2 only)',
         'site.yaml:14:17: kubernetes.nodes[1].hostname: no network/node2.yaml',
       ]);
     } finally {

@@ -477,6 +477,77 @@ describe("Edge Image Builder's Kubernetes rules", () => {
   });
 });
 
+describe("validate refuses what the build's Kubernetes step refuses, positioned", () => {
+  const charts = (list: string) =>
+    withKubernetes(
+      `  helm:\n    charts:\n${list}    repositories:\n      - name: repo\n        url: https://charts.example\n`,
+    );
+  const strip = (lines: string[]) => lines.map((l) => l.replace(/:\d+:\d+: /, ': '));
+
+  it('K3s', async () => {
+    const found = await problems(
+      await dirs.configDir({}, withKubernetes('').replace('v1.32.4+rke2r1', 'v1.32.4+k3s1')),
+    );
+    expect(found).toEqual([
+      'site.yaml:12:12: kubernetes.version: K3s is not supported by outpost yet (RKE2 only)',
+    ]);
+  });
+
+  it('chart names RKE2 cannot give a HelmChart, and two charts one HelmChart name', async () => {
+    const found = await problems(
+      await dirs.configDir(
+        {},
+        charts(
+          '      - name: My_App\n        repositoryName: repo\n        version: 1.0.0\n' +
+            '      - name: web\n        repositoryName: repo\n        version: 1.0.0\n' +
+            '      - name: web-chart\n        repositoryName: repo\n        version: 1.0.0\n',
+        ),
+      ),
+    );
+    expect(strip(found)).toEqual([
+      "site.yaml: kubernetes.helm.charts[0].name: 'My_App' cannot name a HelmChart (lower-case letters, digits and '-', at most 63)",
+      "site.yaml: kubernetes.helm.charts[2].name: a second HelmChart named 'web'",
+    ]);
+  });
+
+  it('manifest names RKE2 cannot name an object after, links among manifests and image archives', async () => {
+    const object = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n';
+    const dir = await dirs.configDir(
+      {
+        'kubernetes/manifests/My_App.yaml': object,
+        'kubernetes/manifests/ok.yaml': object,
+        'kubernetes/images/app.zip': 'x',
+      },
+      withKubernetes(''),
+    );
+    await symlink('ok.yaml', path.join(dir, 'kubernetes/manifests/alias.yaml'));
+    expect(await problems(dir)).toEqual([
+      'kubernetes/images/app.zip:1:1: must be a container image archive (.tar, .tar.gz or .tar.zst, as docker save writes it)',
+      'kubernetes/manifests/alias.yaml:1:1: must be a regular file, not a link (the build does not follow links here)',
+      "kubernetes/manifests/My_App.yaml:1:1: RKE2 names an object after this file: use lower-case letters, digits, '-' and '.' (at most 253), e.g. \"my-app.yaml\"",
+    ]);
+  });
+
+  it("server.yaml's token: a non-empty string, and the variable it names is set", async () => {
+    for (const [token, env, message] of [
+      ['12345', {}, 'must be a non-empty string'],
+      ['""', {}, 'must be a non-empty string'],
+      [`\${K8S_TOKEN}`, {}, 'environment variable K8S_TOKEN is not set (the token is read from it)'],
+    ] as const) {
+      const dir = await dirs.configDir(
+        { 'kubernetes/config/server.yaml': `token: ${token}\n` },
+        withKubernetes(''),
+      );
+      expect(await problems(dir, env)).toEqual([`kubernetes/config/server.yaml:1:8: token: ${message}`]);
+    }
+    const set = await dirs.configDir(
+      { 'kubernetes/config/server.yaml': `token: \${K8S_TOKEN}\n` },
+      withKubernetes(''),
+    );
+    expect(await problems(set, { K8S_TOKEN: 'secret-token' })).toEqual([]);
+  });
+});
+
 describe('one check for both commands', () => {
   it('build refuses what validate refuses, positioned, before writing anything', async () => {
     const { execa } = await import('execa');

@@ -1,4 +1,8 @@
-import { Presets, SingleBar } from 'cli-progress';
+import { createRequire } from 'node:module';
+import type { SingleBar } from 'cli-progress';
+
+// Loaded on the first bar only: every command imports this module, few draw bars (CLI start-up time).
+const load = () => createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
 
 /**
  * One bar per long step (copy, checksum, verify, ...), for terminals only: callers create it when standard
@@ -12,6 +16,7 @@ export function progressBars() {
     update(step: string, done: number, total: number) {
       if (step !== current) {
         bar?.stop();
+        const { Presets, SingleBar } = load();
         bar = new SingleBar(
           { format: ` ${step.padEnd(8)} [{bar}] {percentage}% {value}/{total} MiB`, hideCursor: true },
           Presets.shades_classic,

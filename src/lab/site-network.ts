@@ -7,7 +7,6 @@
  * Names carry the owner (PID and process start time) so that the next lab reclaims what a killed one left.
  */
 import { randomBytes } from 'node:crypto';
-import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { procStat } from '../common/proc-stat.ts';
 
@@ -223,6 +222,8 @@ export function candidateSubnets(start: number): Ipv4Prefix[] {
 
 async function ip(args: string[], namespace?: string): Promise<string> {
   const full = namespace ? ['-n', namespace, ...args] : args;
+  // Imported here, not at the top: the CLI imports this module for every command (start-up time).
+  const { execa } = await import('execa');
   const result = await execa('ip', full, { reject: false });
   if (result.exitCode !== 0)
     throw new Error(

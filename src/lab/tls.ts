@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { execa } from 'execa';
 
 /**
  * TLS for the lab's BMCs. `ca`: a lab CA (made once per state folder) signs the BMCs' certificate, so
@@ -36,6 +35,8 @@ export async function labTls(
   // The certificate is named after what it covers, so a lab listening elsewhere gets a new one.
   const tag = Buffer.from(san).toString('base64url').slice(0, 24);
   const file = (name: string) => path.join(dir, name);
+  // Imported here, not at the top: the CLI imports this module for every command (start-up time).
+  const { execa } = await import('execa');
   const run = (args: string[]) => execa('openssl', args, { cwd: dir });
   const keyFile = file(`bmc-${mode}-${tag}.key`);
   const certFile = file(`bmc-${mode}-${tag}.pem`);

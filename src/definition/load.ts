@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { readOperatorFile } from '../common/contained-fs.ts';
+import { isInside, readOperatorFile, readTextInside } from '../common/contained-fs.ts';
 import { byPosition, type Diagnostic } from '../common/diagnostics.ts';
 import { type Environment, YamlSource } from '../common/yaml-cursor.ts';
 import type { ConfigDirCheck, ConfigDirCheckContext } from './config-dir-checks.ts';
@@ -35,7 +35,11 @@ export async function loadDefinitionWith(
   const display = (absolute: string) => path.relative(cwd, absolute) || path.basename(absolute);
   const shownFile = display(file);
 
-  const read = await readOperatorFile(file);
+  // A definition in the config dir is read like the dir's other files (a link may not lead out of it:
+  // the dir may come from someone else); one named outside it by the operator is read where it is.
+  const read = isInside(configDir, file)
+    ? await readTextInside(configDir, path.relative(configDir, file))
+    : await readOperatorFile(file);
   if (read.kind !== 'text') {
     const reason = read.kind === 'missing' ? 'not found' : read.message;
     const message = `cannot read the definition file: ${reason}`;

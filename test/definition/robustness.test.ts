@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -152,6 +153,7 @@ const PLACES: readonly { at: string; kind: 'file' | 'dir' }[] = [
 const HAZARDS = [
   'fifo',
   'socket',
+  'device',
   'loop',
   'dangling',
   'link-outside',
@@ -204,6 +206,8 @@ async function plant(
   switch (hazard) {
     case 'fifo':
       return mkfifo(target);
+    case 'device': // a character device that never ends (/dev/zero's numbers)
+      return void execFileSync('mknod', [target, 'c', '1', '5']);
     case 'socket': {
       const server = createServer();
       await new Promise<void>((resolve) => server.listen(target, resolve));

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +96,16 @@ describe('containment', () => {
     expect((await problems(outside))[0]).toContain("no '..'");
   });
 
+  it('refuses a definition in the config dir that is a link leading outside (never quoting what it leads to)', async () => {
+    const dir = await dirs.configDir();
+    await symlink(path.join(dirs.outside, 'id_ed25519'), path.join(dir, 'key.yaml'));
+    const { loadDefinition } = await import('../../src/build/load-definition.ts');
+    const result = await loadDefinition({ configDir: dir, definitionFile: 'key.yaml', env: {}, cwd: dir });
+    expect(result.diagnostics.map(formatDiagnostic)).toEqual([
+      'key.yaml:1:1: cannot read the definition file: is a symbolic link that leads outside the config directory',
+    ]);
+  });
+
   it('refuses a _build that is a link leading outside (the build writes its log there)', async () => {
     const dir = await dirs.configDir();
     await symlink(dirs.outside, path.join(dir, '_build'));
@@ -178,7 +189,20 @@ describe('no hang', () => {
     const { loadDefinition } = await import('../../src/build/load-definition.ts');
     const result = await loadDefinition({ configDir: dir, definitionFile: 'fifo.yaml', env: {}, cwd: dir });
     expect(result.diagnostics.map(formatDiagnostic)).toEqual([
-      'fifo.yaml:1:1: cannot read the definition file: is a FIFO (named pipe), not a regular file',
+      'fifo.yaml:1:1: cannot read the definition file: is a FIFO (named pipe): only regular files and folders are read',
+    ]);
+  });
+
+  it('character and block devices are refused without being opened (/dev/zero would never end)', async () => {
+    const dir = await dirs.configDir({
+      'os-files/etc/motd': 'hi\n',
+      'network/node1.yaml': 'interfaces: []\n',
+    });
+    execFileSync('mknod', [path.join(dir, 'os-files/etc/zero'), 'c', '1', '5']);
+    execFileSync('mknod', [path.join(dir, 'network/node2.yaml'), 'b', '7', '250']);
+    expect(await problems(dir)).toEqual([
+      'network/node2.yaml:1:1: is a block device: only regular files and folders are read',
+      'os-files/etc/zero:1:1: is a character device: only regular files and folders are read',
     ]);
   });
 

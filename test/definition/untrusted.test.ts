@@ -603,6 +603,30 @@ describe('one check for both commands', () => {
     const { readdir } = await import('node:fs/promises');
     expect((await readdir(dir)).sort()).toEqual(['base-images', 'network', 'os-files', 'site.yaml']);
   });
+
+  it("build refuses the Kubernetes step's rules as validate does, before writing anything", async () => {
+    const { execa } = await import('execa');
+    const dir = await dirs.configDir(
+      { 'kubernetes/manifests/My_App.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n' },
+      withKubernetes(''),
+    );
+    const bin = path.resolve(import.meta.dirname, '../../bin/outpost.js');
+    const run = (command: string) =>
+      execa(process.execPath, [bin, command, '--config-dir', dir, '--definition-file', 'site.yaml'], {
+        cwd: dir,
+        reject: false,
+        timeout: 60_000,
+      });
+    const [validate, build] = [await run('validate'), await run('build')];
+    expect([validate.exitCode, build.exitCode]).toEqual([2, 2]);
+    const positioned = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('  '));
+    expect(positioned(build.stderr)).toEqual(positioned(validate.stderr));
+    expect(positioned(build.stderr)[0]).toMatch(
+      /^ {2}kubernetes\/manifests\/My_App\.yaml:1:1: RKE2 names an object/,
+    );
+    const { readdir } = await import('node:fs/promises');
+    expect((await readdir(dir)).sort()).toEqual(['base-images', 'kubernetes', 'site.yaml']);
+  });
 });
 
 describe('nesting hidden from the depth guard', () => {

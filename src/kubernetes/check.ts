@@ -45,24 +45,26 @@ export async function checkKubernetesBuildRules(ctx: ConfigDirCheckContext): Pro
     problems.push(at('kubernetes.version', 'K3s is not supported by outpost yet (RKE2 only)'));
 
   // The charts the image carries (the definition's, then EIB's VIP charts), named as the build names them.
-  // Charts without a name have their own problem already; a release name used twice too (the section's
-  // check), so a clash is reported here only when the names differ and the HelmChart names do not.
+  // Charts without a name have their own problem already, and so have two of the definition's charts
+  // with one release name (the section's check): a clash is reported here only when it is another one.
   const all = k8s.helm?.charts ?? [];
   const named = all.filter((c) => typeof c?.name === 'string' && c.name !== '') as HelmChart[];
-  const seen = new Map<string, string>();
-  for (const { chart, field } of wantedCharts({
-    network: k8s.network,
-    helm: { charts: named, repositories: [] },
-  })) {
+  /** HelmChart name -> the definition's release name that took it, or undefined for a VIP chart. */
+  const seen = new Map<string, string | undefined>();
+  for (const { chart } of wantedCharts({ network: k8s.network, helm: { charts: named, repositories: [] } })) {
     const name = helmChartName(chart);
-    const release = chart.releaseName ?? chart.name;
-    const problem = seen.get(name) === release ? undefined : helmChartNameProblem(name, new Set(seen.keys()));
+    const index = all.indexOf(chart);
+    const release = index < 0 ? undefined : (chart.releaseName ?? chart.name);
+    const reported = release !== undefined && seen.get(name) === release;
+    const problem = reported ? undefined : helmChartNameProblem(name, new Set(seen.keys()));
     seen.set(name, release);
     if (!problem) continue;
-    const index = all.indexOf(chart);
-    const where =
-      index < 0 ? field : `kubernetes.helm.charts[${index}].${chart.releaseName ? 'releaseName' : 'name'}`;
-    problems.push(at(where, problem));
+    // EIB's VIP charts come with the VIP: a clash with one is pointed at kubernetes.network.
+    if (index < 0) problems.push(at('kubernetes.network', `EIB's API VIP chart ${chart.name}: ${problem}`));
+    else
+      problems.push(
+        at(`kubernetes.helm.charts[${index}].${chart.releaseName ? 'releaseName' : 'name'}`, problem),
+      );
   }
 
   problems.push(

@@ -534,6 +534,20 @@ describe("validate refuses what the build's Kubernetes step refuses, positioned"
     ]);
   });
 
+  it("a chart released under the name of EIB's API VIP chart", async () => {
+    const found = await problems(
+      await dirs.configDir(
+        {},
+        charts(
+          '      - name: lb\n        repositoryName: repo\n        version: 1.0.0\n        releaseName: metallb\n',
+        ).replace('kubernetes:\n', 'kubernetes:\n  network:\n    apiVIP: 192.168.1.10\n'),
+      ),
+    );
+    expect(strip(found)).toEqual([
+      "site.yaml: kubernetes.network: EIB's API VIP chart metallb: a second HelmChart named 'metallb'",
+    ]);
+  });
+
   it('manifest names RKE2 cannot name an object after, links among manifests and image archives', async () => {
     const object = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n';
     const dir = await dirs.configDir(

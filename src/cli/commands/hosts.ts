@@ -1,5 +1,5 @@
 import { Argument, type Command, Option } from 'commander';
-import { InputError, OperationError } from '../../common/diagnostics.ts';
+import { forTerminal, InputError, OperationError } from '../../common/diagnostics.ts';
 import { formatBytes } from '../../common/units.ts';
 import { ApiError, ServiceClient } from '../../service/client.ts';
 import { terminalSafe } from '../../service/log.ts';
@@ -259,9 +259,11 @@ export async function call<T>(client: ServiceClient, fn: (client: ServiceClient)
     return await fn(client);
   } catch (error) {
     if (error instanceof ApiError) {
-      const problems = error.body.problems?.map((p) => `\n  ${p.text}`).join('') ?? '';
-      if (error.status >= 400 && error.status < 500) throw new InputError(`${error.message}${problems}`);
-      throw new OperationError(`the service failed: ${error.message}`);
+      // The answer's text is one line each: a line break in it is shown, never printed as a line of ours.
+      const problems = error.body.problems?.map((p) => `\n  ${forTerminal(p.text)}`).join('') ?? '';
+      const message = forTerminal(error.message);
+      if (error.status >= 400 && error.status < 500) throw new InputError(`${message}${problems}`);
+      throw new OperationError(`the service failed: ${message}`);
     }
     throw error;
   }

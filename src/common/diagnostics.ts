@@ -23,14 +23,17 @@ export function formatDiagnostic(d: Diagnostic): string {
  */
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
-/** `text` with each control character replaced by what `by` returns for it. */
-export function replaceControlCharacters(text: string, by: (c: string) => string): string {
-  return text.replace(CONTROL_CHARACTERS, by);
+/**
+ * `text` with every control character removed (whitespace ones become a space): for values shown inside
+ * a line of ours (a log line, a table cell), where a newline must not start a line of its own.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (c) => (c === '\n' || c === '\r' || c === '\t' ? ' ' : ''));
 }
 
 /** Text from input made safe to print: control characters become visible `\xNN` / `\u{NNNN}` escapes. */
 export function forTerminal(text: string): string {
-  return replaceControlCharacters(text, (c) => {
+  return text.replace(CONTROL_CHARACTERS, (c) => {
     const code = c.codePointAt(0)!;
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
   });

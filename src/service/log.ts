@@ -4,7 +4,7 @@
  * before a value reaches a log or a terminal: a newline cannot forge a line, an escape sequence cannot
  * rewrite the operator's screen.
  */
-import { replaceControlCharacters } from '../common/diagnostics.ts';
+import { terminalSafe } from '../common/diagnostics.ts';
 
 export type LogFormat = 'text' | 'json';
 export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
@@ -14,11 +14,6 @@ export interface LogRecord {
   message: string;
   host?: string;
   reason?: string;
-}
-
-/** `text` with every control character removed (whitespace ones become a space). */
-export function terminalSafe(text: string): string {
-  return replaceControlCharacters(text, (c) => (c === '\n' || c === '\r' || c === '\t' ? ' ' : ''));
 }
 
 /** One log line (without the newline) in the chosen format. */

@@ -23,7 +23,13 @@ describe('CLI failure messages', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'outpost-cli-errors-'));
     tokenFile = path.join(dir, 'api-token');
     writeFileSync(tokenFile, 'token\n', { mode: 0o600 });
-    server = createServer((_req, res) => {
+    server = createServer((req, res) => {
+      if (req.url === '/api/v1/cluster') {
+        // What the service shows of the cluster holds what its nodes report.
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ name: 'site', describe: `Cluster/site\n└─ node-1 ${HOSTILE}` }));
+        return;
+      }
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ error: HOSTILE, problems: [{ text: HOSTILE }] }));
     });
@@ -36,9 +42,12 @@ describe('CLI failure messages', () => {
   });
   afterEach(() => vi.restoreAllMocks());
 
-  async function stderrOf(argv: string[]): Promise<{ code: number; text: string }> {
+  async function outputOf(
+    argv: string[],
+    stream: NodeJS.WriteStream = process.stderr,
+  ): Promise<{ code: number; text: string }> {
     const written: string[] = [];
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
       written.push(String(chunk));
       return true;
     });
@@ -53,7 +62,7 @@ describe('CLI failure messages', () => {
   ] as const) {
     it(`prints a ${answer} answer's message without control characters (exit ${exitCode})`, async () => {
       status = answer;
-      const { code, text } = await stderrOf(['hosts', 'list', '--server', url, '--token-file', tokenFile]);
+      const { code, text } = await outputOf(['hosts', 'list', '--server', url, '--token-file', tokenFile]);
       expect(code).toBe(exitCode);
       // The answer's characters are shown as escapes: its line break too, so it cannot start a line.
       expect(text).toContain('disk gone\\x0a\\x1b[2Jerror: forged line\\x9b31m\\x0dcovered\\u{202e}evil');
@@ -62,10 +71,20 @@ describe('CLI failure messages', () => {
     });
   }
 
+  it('prints the cluster tree without control characters', async () => {
+    // The service makes each row one line (test/cluster/describe.test.ts); the CLI keeps any escape out.
+    const argv = ['cluster', 'describe', '--server', url, '--token-file', tokenFile];
+    const { code, text } = await outputOf(argv, process.stdout);
+    expect(code).toBe(0);
+    expect(text).toContain('└─ node-1 disk gone');
+    expect(text).toContain('[2Jerror: forged line31m coveredevil');
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+  });
+
   it("prints an operation's failure without the control characters of the values in it", async () => {
     // Nothing listens on port 1: the failure names the address as given, escape sequence included.
     const server = 'http://127.0.0.1:1/\u001b]0;title\u0007x\u009b2J';
-    const { code, text } = await stderrOf(['hosts', 'list', '--server', server, '--token-file', tokenFile]);
+    const { code, text } = await outputOf(['hosts', 'list', '--server', server, '--token-file', tokenFile]);
     expect(code).toBe(1);
     expect(text).toMatch(
       /^error: cannot reach the outpost service at http:\/\/127\.0\.0\.1:1\/\\x1b\]0;title\\x07x/,

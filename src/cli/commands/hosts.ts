@@ -1,8 +1,7 @@
 import { Argument, type Command, Option } from 'commander';
-import { forTerminal, InputError, OperationError } from '../../common/diagnostics.ts';
+import { forTerminal, InputError, OperationError, terminalSafe } from '../../common/diagnostics.ts';
 import { formatBytes } from '../../common/units.ts';
 import { ApiError, ServiceClient } from '../../service/client.ts';
-import { terminalSafe } from '../../service/log.ts';
 import type { InventoryHost } from '../../service/types.ts';
 import type { HostView } from '../../service/views.ts';
 import { formatTable, type OutputFormat, outputOption, printJson } from '../output.ts';
@@ -577,9 +576,10 @@ function age(iso: string): string {
 }
 
 /**
- * Text for the terminal: hardware strings and error messages come from BMCs and hosts, so every line is
- * printed without control characters (no escape sequence reaches the operator's terminal).
+ * Text for the terminal: hardware strings and error messages come from BMCs, hosts and the cluster's
+ * nodes, so every line is printed without control characters (no escape sequence reaches the operator's
+ * terminal).
  */
-function safeLines(text: string): string {
+export function safeLines(text: string): string {
   return text.split('\n').map(terminalSafe).join('\n');
 }

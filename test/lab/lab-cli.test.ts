@@ -68,7 +68,7 @@ describe('outpost lab (CLI)', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-lab-cli-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const inventoryFile = path.join(dir, 'inventory.yaml');
-    const { child, inventory } = await startCli([
+    const { child, inventory, stderr } = await startCli([
       '--hosts',
       '2',
       '--backend',
@@ -103,6 +103,15 @@ describe('outpost lab (CLI)', () => {
     await client.power('on');
     await client.close();
     expect(events.some((e) => e.type === 'retry' && /busy/.test(e.message))).toBe(true);
+
+    // The commands that go with this lab, to copy as they are: the service (BMCs of a fake lab fetch
+    // media on this machine, so no --host-url) and the import of the inventory it wrote.
+    for (let waited = 0; !stderr().includes('outpost hosts list -w'); waited += 50) {
+      if (waited > 5_000) throw new Error(`outpost lab printed no next steps within 5 s:\n${stderr()}`);
+      await sleep(50);
+    }
+    expect(stderr()).toContain('\n  outpost serve --listen 127.0.0.1:8080\n');
+    expect(stderr()).toContain(`\n  outpost hosts import ${inventoryFile}\n`);
 
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));

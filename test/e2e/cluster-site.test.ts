@@ -37,6 +37,21 @@ const PROVISIONING_STEPS: readonly string[] = FLOWS.provisioning;
 const AGENT = 'host-3';
 /** The remediation threshold for the test: the default (5 minutes) shortened through the service's option. */
 const NOT_READY_TIMEOUT_MS = 20_000;
+/** The end of each guest's console (appended across power cycles), so a failure shows what the guests did. */
+function serialTails(hosts: readonly { name: string; serialLog?: string }[], lines = 60): string {
+  return hosts
+    .map((h) => {
+      let text = '(no serial log)';
+      try {
+        if (h.serialLog)
+          text = readFileSync(h.serialLog, 'utf8').replaceAll('\r', '').split('\n').slice(-lines).join('\n');
+      } catch (e) {
+        text = `(serial log unreadable: ${(e as Error).message})`;
+      }
+      return `--- ${h.name} serial console, last ${lines} lines ---\n${text}`;
+    })
+    .join('\n');
+}
 const machine = (view: ClusterView, host: string) => view.machines.find((m) => m.host === host);
 
 async function remediationScenario(site: ClusterSite): Promise<void> {
@@ -133,7 +148,9 @@ describe('the virtual site with Kubernetes (npm run example)', () => {
       // The figures `npm run bench:provision` prints, from this run.
       console.log(provisionFigures(result));
       console.log(`cluster site: ${((performance.now() - started) / 1000).toFixed(0)} s in all`);
-      expect(result.ok, `${result.error}\n${log.slice(-40).join('\n')}`).toBe(true);
+      expect(result.ok, `${result.error}\n${log.slice(-40).join('\n')}\n${serialTails(result.hosts)}`).toBe(
+        true,
+      );
 
       // `outpost cluster describe` once every node was Ready.
       const rows = result.describe.split('\n');

@@ -26,6 +26,7 @@ let server: StandIn;
 const others: StandIn[] = [];
 const serverRoot = () => path.join(dir, 'server');
 const dataDir = () => path.join(serverRoot(), 'var/lib/rancher/rke2');
+const GRACE_SECONDS = 20;
 const CHART = Buffer.from('not really a chart, but bytes whose digest the test checks\n');
 
 beforeAll(async () => {
@@ -37,7 +38,9 @@ beforeAll(async () => {
   await writeFile(
     path.join(etc, 'config.yaml'),
     'token: lab-secret\nnode-name: server-1\nnode-ip: 127.0.0.1\ntls-san: [api.site.test]\ncni: canal\n' +
-      'node-label:\n  - outpost.io/host=server-1\n',
+      'node-label:\n  - outpost.io/host=server-1\n' +
+      // Silent nodes turn Unknown after this (40 s by default); above the 10 s lease renewal, as in Kubernetes.
+      `kube-controller-manager-arg: [node-monitor-grace-period=${GRACE_SECONDS}s]\n`,
   );
   await writeFile(path.join(etc, 'config.yaml.d', '50-site.yaml'), 'node-label+:\n  - outpost.io/site=lab\n');
   const manifests = path.join(dataDir(), 'server/manifests');
@@ -320,6 +323,61 @@ describe('rke2 server (stand-in) on loopback', () => {
     ]);
     expect(secret.exitCode).toBe(0);
   });
+
+  it('a killed agent turns Unknown after the grace period; back, it is Ready and stays so before its lease renews', async () => {
+    const token = (await readFile(path.join(dataDir(), 'server/token'), 'utf8')).trim();
+    const agentRoot = path.join(dir, 'agent-2');
+    await mkdir(path.join(agentRoot, 'etc/rancher/rke2'), { recursive: true });
+    await writeFile(
+      path.join(agentRoot, 'etc/rancher/rke2/config.yaml'),
+      `server: https://127.0.0.1:${server.supervisorPort}\ntoken: ${token}\nnode-name: agent-2\nnode-ip: 127.0.0.3\n`,
+    );
+    const images = path.join(agentRoot, 'var/lib/rancher/rke2/agent/images');
+    await mkdir(images, { recursive: true });
+    await copyFile(
+      path.join(release, 'rke2-images.linux-amd64.tar.zst'),
+      path.join(images, 'rke2-images.linux-amd64.tar.zst'),
+    );
+    const waitFor = async (condition: string, seconds: number, agent: StandIn) => {
+      // kubectl wait needs the object first; the node may not have registered yet.
+      await kubectl(server.kubeconfig, ['wait', '--for=create', 'node/agent-2', '--timeout=20s']);
+      const waited = await kubectl(
+        server.kubeconfig,
+        ['wait', `--for=condition=${condition}`, 'node/agent-2', `--timeout=${seconds}s`],
+        (seconds + 10) * 1000,
+      );
+      expect(waited.stdout, `waiting for ${condition}: ${waited.stderr}\n${agent.output()}`).toBe(
+        'node/agent-2 condition met',
+      );
+    };
+    const first = await startStandIn(rke2, agentRoot, 'agent', []);
+    await waitFor('Ready', 30, first);
+    // Power loss: no goodbye, the lease simply stops being renewed.
+    first.process.kill('SIGKILL');
+    await first.process;
+    await waitFor('Ready=Unknown', GRACE_SECONDS + 20, first);
+    const again = await startStandIn(rke2, agentRoot, 'agent', []);
+    others.push(again);
+    await waitFor('Ready', 30, again);
+    // Its fresh status is a heartbeat: the server must not turn it Unknown again while the old lease is stale.
+    const seen: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const ready = await kubectl(server.kubeconfig, [
+        'get',
+        'node',
+        'agent-2',
+        '-o',
+        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+      ]);
+      seen.push(ready.stdout);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(new Set(seen), again.output()).toEqual(new Set(['True']));
+    // Gone for good, as a person would remove it: the tests after this one see the site without it.
+    await again.stop();
+    const deleted = await kubectl(server.kubeconfig, ['delete', 'node', 'agent-2']);
+    expect(deleted.stdout).toBe('node "agent-2" deleted');
+  }, 120_000);
 
   it('refuses a join with a wrong CA hash, a wrong password, or a reused node name with another node password', async () => {
     const token = (await readFile(path.join(dataDir(), 'server/token'), 'utf8')).trim();

@@ -55,7 +55,7 @@ WATCH_HISTORY = 2000
 BOOKMARK_SECONDS = float(os.environ.get('RKE2_LAB_BOOKMARK_SECONDS', '15'))
 
 LIST_FLAGS = {'tls-san', 'node-label', 'node-taint', 'node-ip', 'node-external-ip', 'disable', 'kubelet-arg',
-              'kube-apiserver-arg', 'cni'}
+              'kube-apiserver-arg', 'kube-controller-manager-arg', 'cni'}
 BOOL_FLAGS = {'with-node-id', 'embedded-registry', 'selinux', 'debug', 'disable-default-registry-endpoint'}
 KNOWN_FLAGS = LIST_FLAGS | BOOL_FLAGS | {
     'config', 'data-dir', 'token', 'token-file', 'agent-token', 'server', 'node-name', 'write-kubeconfig',
@@ -210,7 +210,32 @@ def load_config(argv):
     node_labels(config)
     node_taints(config)
     kubeconfig_mode(config.get('write-kubeconfig-mode', '0600'))
+    config['_node_grace_seconds'] = node_monitor_grace_period(config)
     return config, files
+
+
+def go_duration_seconds(text):
+    """A Go duration as Kubernetes components take it (`40s`, `1m30s`, `500ms`); None if it is not one."""
+    units = {'h': 3600, 'm': 60, 's': 1, 'ms': 0.001}
+    parts = re.findall(r'(\d+(?:\.\d+)?)(ms|h|m|s)', text)
+    if not parts or ''.join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def node_monitor_grace_period(config):
+    """kube-controller-manager's --node-monitor-grace-period (how long a node may stay silent before its
+    Ready turns Unknown), from `kube-controller-manager-arg` as RKE2 passes it on; 40 s by default."""
+    grace = NODE_GRACE_SECONDS
+    for arg in config.get('kube-controller-manager-arg', []):
+        name, _, value = str(arg).lstrip('-').partition('=')
+        if name != 'node-monitor-grace-period':
+            continue
+        seconds = go_duration_seconds(value.strip())
+        if seconds is None or seconds <= 0:
+            raise Fatal(f'kube-controller-manager-arg: node-monitor-grace-period={value} is not a duration like 40s')
+        grace = seconds
+    return grace
 
 
 def kubeconfig_mode(value):
@@ -823,6 +848,16 @@ def readiness(scanner, cni):
     return True, 'kubelet is posting ready status'
 
 
+def seconds_since(stamp):
+    """Seconds since an RFC 3339 time (whole seconds are enough for grace periods); a missing or bad one is
+    treated as long ago."""
+    try:
+        then = datetime.datetime.strptime((stamp or '')[:19], '%Y-%m-%dT%H:%M:%S')
+    except (ValueError, TypeError):
+        return float('inf')
+    return time.time() - then.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
 def node_conditions(ready, message, previous=None):
     stamp = now_rfc3339()
     old = {c['type']: c for c in (previous or [])}
@@ -1193,13 +1228,13 @@ class Cluster:
                 except (ApiError, KeyError):
                     # No lease yet: a node that just registered gets the grace period from its registration.
                     renewed = other['metadata'].get('creationTimestamp', '')
-                try:
-                    age = time.time() - datetime.datetime.strptime(renewed[:19], '%Y-%m-%dT%H:%M:%S').replace(
-                        tzinfo=datetime.timezone.utc).timestamp()
-                except (ValueError, TypeError):
-                    age = NODE_GRACE_SECONDS + 1
                 conds = other.get('status', {}).get('conditions', [])
-                if age > NODE_GRACE_SECONDS and any(c['type'] == 'Ready' and c['status'] != 'Unknown' for c in conds):
+                # As the node lifecycle controller does, a status the kubelet just posted counts as a heartbeat
+                # too, not only the lease: a node back from a power loss posts Ready before it renews its lease.
+                heartbeats = [renewed] + [c.get('lastHeartbeatTime', '') for c in conds
+                                          if c.get('type') == 'Ready' and c.get('status') != 'Unknown']
+                age = min(seconds_since(stamp) for stamp in heartbeats)
+                if age > self.config['_node_grace_seconds'] and any(c['type'] == 'Ready' and c['status'] != 'Unknown' for c in conds):
                     status = copy.deepcopy(other['status'])
                     for c in status['conditions']:
                         c.update(status='Unknown', reason='NodeStatusUnknown', message='Kubelet stopped posting node status.',

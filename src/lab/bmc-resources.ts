@@ -1,5 +1,5 @@
 import type { ServerState, SlotState } from './bmc-state.ts';
-import type { VendorProfile } from './profiles.ts';
+import type { OptionalResource, VendorProfile } from './profiles.ts';
 
 type Json = Record<string, unknown>;
 
@@ -236,22 +236,25 @@ export function renderResources(
 }
 
 /**
- * A BMC that links inventory collections it cannot serve: the links stay, the resources answer 404,
- * and the summaries that would give the answer away are left out.
+ * A BMC that links inventory collections it cannot serve: the links stay, the missing resources answer
+ * 404 (the failing ones 500, in the server), and the summaries that would give the answer away are left out.
  */
 function dropMissing(out: Map<string, Json>, p: BmcPaths, profile: VendorProfile): void {
   const system = out.get(p.system)!;
   for (const missing of profile.missingResources) {
-    if (missing === 'Drives') {
-      for (const path of [...out.keys()]) if (path.includes('/Drives/')) out.delete(path);
-      continue;
-    }
-    const prefix = `${p.system}/${missing}`;
-    for (const path of [...out.keys()])
-      if (path === prefix || path.startsWith(`${prefix}/`)) out.delete(path);
-    if (missing === 'Processors') delete system.ProcessorSummary;
-    if (missing === 'Memory') delete system.MemorySummary;
+    for (const path of [...out.keys()]) if (isOptionalResourcePath(p, missing, path)) out.delete(path);
   }
+  for (const unserved of [...profile.missingResources, ...profile.failingResources]) {
+    if (unserved === 'Processors') delete system.ProcessorSummary;
+    if (unserved === 'Memory') delete system.MemorySummary;
+  }
+}
+
+/** Whether `path` is a System's optional resource: the collection or anything under it (any Drive). */
+export function isOptionalResourcePath(p: BmcPaths, resource: OptionalResource, path: string): boolean {
+  if (resource === 'Drives') return path.includes('/Drives/');
+  const prefix = `${p.system}/${resource}`;
+  return path === prefix || path.startsWith(`${prefix}/`);
 }
 
 /** The Processors collection: one QEMU CPU, or a two-socket board with an empty socket and an FPGA. */

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { BmcPaths, renderResources, type ServerHardware } from './bmc-resources.ts';
+import { BmcPaths, isOptionalResourcePath, renderResources, type ServerHardware } from './bmc-resources.ts';
 import type { ServerState, SlotState } from './bmc-state.ts';
 import type { FaultInjector, FaultOperation } from './faults.ts';
 import type { AsyncOperation } from './profiles.ts';
@@ -232,6 +232,9 @@ export class EmulatedBmc {
     const resources = renderResources(p, this.state, this.hardware, [...this.sessions.values()]);
     const resource = resources.get(path);
     if (method === 'GET') {
+      const failing = this.state.profile.failingResources.find((r) => isOptionalResourcePath(p, r, path));
+      if (resource && failing)
+        throw new RedfishFailure(500, 'Base.1.8.InternalError', `The ${failing} service is not responding.`);
       if (!resource)
         throw new RedfishFailure(
           404,

@@ -10,6 +10,7 @@ export type VendorProfileName = 'generic' | 'dell' | 'hpe' | 'supermicro' | 'len
  */
 export type BehaviourProfileName =
   | 'sparse-inventory'
+  | 'failing-inventory'
   | 'boot-continuous'
   | 'boot-once-refused'
   | 'patch-no-allow'
@@ -19,6 +20,7 @@ export type ProfileName = VendorProfileName | BehaviourProfileName;
 
 export const BEHAVIOUR_PROFILE_NAMES: readonly BehaviourProfileName[] = [
   'sparse-inventory',
+  'failing-inventory',
   'boot-continuous',
   'boot-once-refused',
   'patch-no-allow',
@@ -93,6 +95,8 @@ export interface VendorProfile {
   asyncOperations: AsyncOperation[];
   /** Inventory resources the System links but answers 404 for (their summaries are left out too). */
   missingResources: OptionalResource[];
+  /** Inventory resources the System links but answers 500 for, every time (their summaries are left out too). */
+  failingResources: OptionalResource[];
   /**
    * What a `BootSourceOverrideEnabled: Once` PATCH does: `kept`; `reads-continuous` (stored and read back
    * as Continuous, never spent at boot); `refused` (400, Once is not in the BMC's list).
@@ -144,6 +148,7 @@ const base: Omit<
   rejectsQueryInImageUrl: false,
   asyncOperations: [],
   missingResources: [],
+  failingResources: [],
   bootOnce: 'kept',
   sendsAllowHeader: true,
   processors: 'one',
@@ -319,6 +324,14 @@ export const BEHAVIOUR_PROFILES: Record<BehaviourProfileName, VendorProfile> = {
     ...generic,
     name: 'sparse-inventory',
     missingResources: ['Processors', 'Memory', 'SimpleStorage', 'Drives'],
+  },
+  // A System whose Storage collection answers 404 (disks only under SimpleStorage, as on older boards) and
+  // whose Memory answers 500 however often it is asked (an inventory service that crashed).
+  'failing-inventory': {
+    ...generic,
+    name: 'failing-inventory',
+    missingResources: ['Storage'],
+    failingResources: ['Memory'],
   },
   // Firmware that stores a Once override as Continuous (and so boots the CD at every boot).
   'boot-continuous': { ...generic, name: 'boot-continuous', bootOnce: 'reads-continuous' },

@@ -193,12 +193,28 @@ export function leftOnBmc(host: HostRecord): string[] {
   const left: string[] = [];
   if (host.state === 'provisioning' || host.state === 'provisioned' || host.state === 'deprovisioning') {
     left.push(`power state as it is (last seen: ${host.powerState ?? 'unknown'})`);
-    if (host.provisioning?.imageUrl)
-      left.push(`virtual media ${host.provisioning.imageUrl} possibly still inserted`);
+    const media = mediaLeftInserted(host);
+    if (media) left.push(media);
     left.push('the boot override possibly still set to the virtual CD');
     left.push('whatever was installed on the disks');
   }
   if (host.powerRequest) left.push(`the power ${host.powerRequest} request not carried out`);
   if (host.step && left.length === 0) left.push(`the ${host.state} step '${host.step}' possibly half done`);
   return left;
+}
+
+/**
+ * The virtual media a forced delete may leave in the BMC's slot. This host's own ISO (its installer, or
+ * its cleaning ISO once cleaning has inserted it) is named by what it is, not by its URL: the URL is the
+ * only key to the callback token inside, and the ISO is deleted with the host anyway.
+ */
+function mediaLeftInserted(host: HostRecord): string | undefined {
+  const request = host.provisioning;
+  if (!request) return undefined;
+  const cleaningMediaIn = host.state === 'deprovisioning' && isOneOf(CLEANING_STEPS.slice(1), host.step);
+  if (cleaningMediaIn)
+    return "virtual media possibly still inserted: this host's cleaning ISO (deleted with the host)";
+  if (request.installerIso)
+    return "virtual media possibly still inserted: this host's installer ISO (deleted with the host)";
+  return request.imageUrl ? `virtual media ${request.imageUrl} possibly still inserted` : undefined;
 }

@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { planSize } from '../../src/build/sizing.ts';
 import { ensureSlMicroLikeImage } from '../fixtures/base-images.ts';
+import { writeFixtureRelease } from '../fixtures/rke2-release.ts';
 import { type ConfigDir, cli, makeConfigDir } from './helpers.ts';
 import { makeEmptyGptImage, makeMbrXfsImage } from './synthetic-images.ts';
 
@@ -60,6 +61,25 @@ describe('build input errors exit with code 2 and write nothing', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('kubernetes/install:1:1: not found: it must hold the RKE2 release');
     expect(readdirSync(config.dir).filter((f) => f !== 'definition.yaml' && f !== 'base-images')).toEqual([]);
+  });
+
+  it('refuses an RKE2 archive whose checksum does not match before anything is written, naming it', async () => {
+    config = makeConfigDir({
+      baseImage: base,
+      baseName: 'slmicro.raw',
+      definition: definition('kubernetes:\n  version: v1.32.4+rke2r1\n'),
+    });
+    const install = path.join(config.dir, 'kubernetes/install');
+    await writeFixtureRelease(install);
+    appendFileSync(path.join(install, 'rke2-images-core.linux-amd64.tar.zst'), 'tampered');
+    const r = build(config.dir);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(
+      /kubernetes\/install\/rke2-images-core\.linux-amd64\.tar\.zst:1:1: checksum mismatch: sha256 is [0-9a-f]{64}/,
+    );
+    expect(
+      readdirSync(config.dir).filter((f) => !['definition.yaml', 'base-images', 'kubernetes'].includes(f)),
+    ).toEqual([]);
   });
 
   it('refuses a diskSize smaller than the base image, naming the field', () => {

@@ -77,6 +77,13 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** Puts one of the release's image archives where a node at `root` loads images from (as first boot does). */
+async function placeImages(root: string, archive: string): Promise<void> {
+  const images = path.join(root, 'var/lib/rancher/rke2/agent/images');
+  await mkdir(images, { recursive: true });
+  await copyFile(path.join(release, archive), path.join(images, archive));
+}
+
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
 describe('rke2 server (stand-in) on loopback', () => {
@@ -148,11 +155,7 @@ describe('rke2 server (stand-in) on loopback', () => {
     ]);
     expect(early.exitCode).toBe(1);
     expect(early.stderr).toContain('timed out');
-    const images = path.join(dataDir(), 'agent/images');
-    await copyFile(
-      path.join(release, 'rke2-images-core.linux-amd64.tar.zst'),
-      path.join(images, 'rke2-images-core.linux-amd64.tar.zst'),
-    );
+    await placeImages(serverRoot(), 'rke2-images-core.linux-amd64.tar.zst');
     // Runtime present, CNI (canal) images not yet: still NotReady, and the reason says what is missing.
     await new Promise((r) => setTimeout(r, 3000));
     const reason = await kubectl(server.kubeconfig, [
@@ -164,10 +167,7 @@ describe('rke2 server (stand-in) on loopback', () => {
     ]);
     expect(reason.stdout).toContain('cni plugin not initialized');
     expect(reason.stdout).toContain('rancher/hardened-flannel');
-    await copyFile(
-      path.join(release, 'rke2-images-canal.linux-amd64.tar.gz'),
-      path.join(images, 'rke2-images-canal.linux-amd64.tar.gz'),
-    );
+    await placeImages(serverRoot(), 'rke2-images-canal.linux-amd64.tar.gz');
     const ready = await kubectl(server.kubeconfig, [
       'wait',
       '--for=condition=Ready',
@@ -301,12 +301,7 @@ describe('rke2 server (stand-in) on loopback', () => {
     const wide = await kubectl(server.kubeconfig, ['get', 'node', 'agent-1', '-o', 'wide', '--no-headers']);
     expect(wide.stdout.split(/\s+/).slice(0, 3)).toEqual(['agent-1', 'NotReady', '<none>']);
     expect(wide.stdout).toContain('127.0.0.2');
-    const images = path.join(agentRoot, 'var/lib/rancher/rke2/agent/images');
-    await mkdir(images, { recursive: true });
-    await copyFile(
-      path.join(release, 'rke2-images.linux-amd64.tar.zst'),
-      path.join(images, 'rke2-images.linux-amd64.tar.zst'),
-    );
+    await placeImages(agentRoot, 'rke2-images.linux-amd64.tar.zst');
     const ready = await kubectl(server.kubeconfig, [
       'wait',
       '--for=condition=Ready',
@@ -332,12 +327,7 @@ describe('rke2 server (stand-in) on loopback', () => {
       path.join(agentRoot, 'etc/rancher/rke2/config.yaml'),
       `server: https://127.0.0.1:${server.supervisorPort}\ntoken: ${token}\nnode-name: agent-2\nnode-ip: 127.0.0.3\n`,
     );
-    const images = path.join(agentRoot, 'var/lib/rancher/rke2/agent/images');
-    await mkdir(images, { recursive: true });
-    await copyFile(
-      path.join(release, 'rke2-images.linux-amd64.tar.zst'),
-      path.join(images, 'rke2-images.linux-amd64.tar.zst'),
-    );
+    await placeImages(agentRoot, 'rke2-images.linux-amd64.tar.zst');
     const waitFor = async (condition: string, seconds: number, agent: StandIn) => {
       // kubectl wait needs the object first; the node may not have registered yet.
       await kubectl(server.kubeconfig, ['wait', '--for=create', 'node/agent-2', '--timeout=20s']);

@@ -30,6 +30,7 @@ attempt('processors', lambda: [
      'threads': p.total_threads} for p in system.processors.get_members()])
 attempt('memory_summary', lambda: system.memory_summary and system.memory_summary.size_gib)
 attempt('simple_storage', lambda: system.simple_storage.disks_sizes_bytes)
+attempt('storage', lambda: system.storage.drives_sizes_bytes)
 system.set_system_boot_options(target=sushy.BootSource.CD, enabled=sushy.BootSourceOverrideEnabled.ONCE)
 system.refresh()
 seen['boot'] = {'target': str(system.boot.target), 'enabled': str(system.boot.enabled)}

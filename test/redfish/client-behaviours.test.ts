@@ -36,6 +36,20 @@ describe('Redfish client against the lab behaviour profiles', () => {
     await client.close();
   });
 
+  it('failing-inventory: Storage 404 falls back to SimpleStorage; Memory 500 is retried, then unknown', async () => {
+    const { client, events } = await connect('failing-inventory');
+    const inventory = await client.inspect();
+    expect(inventory.ramMebibytes).toBeUndefined();
+    expect(inventory.unknown).toEqual(['ramMebibytes']);
+    expect(inventory.storage?.length).toBeGreaterThan(0);
+    expect(inventory.cpu?.count).toBe(1);
+    const text = warnings(events).join('\n');
+    expect(text).toMatch(/Storage .*\/Storage\) could not be read, recorded as unknown: .*HTTP 404/);
+    expect(text).toMatch(/Memory .* could not be read, recorded as unknown: .*HTTP 500/);
+    expect(events.some((e) => e.type === 'retry')).toBe(true);
+    await client.close();
+  });
+
   it('multi-socket: counts the threads of present CPUs only (no empty socket, no FPGA)', async () => {
     const { client } = await connect('multi-socket');
     expect((await client.inspect()).cpu).toEqual({

@@ -16,6 +16,7 @@ const stateDir = path.join(tmp.dir, 'state');
 const mediaDir = path.join(tmp.dir, 'media');
 const PROFILES: ProfileName[] = [
   'sparse-inventory',
+  'failing-inventory',
   'multi-socket',
   'boot-continuous',
   'boot-once-refused',
@@ -174,6 +175,23 @@ describe('service against BMCs that differ from the happy path (lab behaviour pr
     expect(described.stdout).toMatch(/Memory: +unknown/);
     expect(described.stdout).toMatch(/Disks: +unknown/);
     expect(described.stdout).not.toMatch(/0 MiB|0 x/);
+  });
+
+  it('failing-inventory: a Storage 404 and a Memory that keeps answering 500 are warnings, not an inspection error', async () => {
+    const h = await waitFor2('failing-inventory', stable('available'), 'to be available');
+    expect(h.error).toBeUndefined();
+    expect(h.hardware?.unknown).toEqual(['ramMebibytes']);
+    const warnings = (await events('failing-inventory')).filter((e) => e.level === 'Warning');
+    // The 500 is retried first (a Retrying warning), then given up on.
+    expect(warnings.some((e) => e.reason === 'Retrying')).toBe(true);
+    const incomplete = warnings.filter((e) => e.reason === 'InspectionIncomplete');
+    expect(incomplete).toHaveLength(2);
+    const text = incomplete.map((e) => e.message).join('\n');
+    expect(text).toMatch(/Storage .* could not be read, recorded as unknown: .*HTTP 404/);
+    expect(text).toMatch(/Memory .* could not be read, recorded as unknown: .*HTTP 500/);
+    const described = await cli('describe', 'failing-inventory');
+    expect(described.stdout).toMatch(/Memory: +unknown/);
+    expect(described.stdout).not.toMatch(/Disks: +unknown/);
   });
 
   it('multi-socket: counts the present CPU only', async () => {

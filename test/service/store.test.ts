@@ -6,6 +6,7 @@ import {
   backoffDelay,
   DEFAULT_TIMING,
   FLOWS,
+  leftOnBmc,
   refuseAction,
   workFor,
 } from '../../src/service/lifecycle.ts';
@@ -160,5 +161,39 @@ describe('lifecycle', () => {
     expect(refuseAction('deprovision', base)).toBeUndefined();
     expect(refuseAction('delete', { ...base, state: 'provisioned' })).toMatch(/deprovision it first/);
     expect(refuseAction('power', { ...base, state: 'available', step: '' })).toBeUndefined();
+  });
+
+  it("a forced delete names the media it may leave inserted, never the URL of the host's own ISO", () => {
+    const iso = 'hosts/0123456789abcdef0123456789abcdef.iso';
+    const host: HostRecord = {
+      id: 'x',
+      name: 'h',
+      spec: spec('h'),
+      state: 'provisioning',
+      step: 'installer',
+      stepStartedAt: 0,
+      createdAt: 0,
+      updatedAt: 0,
+      powerState: 'On',
+      provisioning: { image: 'site.raw', imageUrl: `http://10.0.0.1:8080/media/${iso}`, installerIso: iso },
+    };
+    const media = (h: HostRecord) => leftOnBmc(h).find((line) => line.startsWith('virtual media'));
+    expect(media(host)).toBe(
+      "virtual media possibly still inserted: this host's installer ISO (deleted with the host)",
+    );
+    // Deprovisioning: before cleaning inserts its ISO, the provisioning media; from then on, the cleaning ISO.
+    expect(media({ ...host, state: 'deprovisioning', step: 'eject-media' })).toMatch(/installer ISO/);
+    for (const step of ['insert-cleaning-media', 'cleaning', 'eject-cleaning-media'] as const) {
+      expect(media({ ...host, state: 'deprovisioning', step })).toMatch(/this host's cleaning ISO/);
+    }
+    for (const h of [host, { ...host, state: 'deprovisioning' as const, step: 'cleaning' as const }]) {
+      expect(leftOnBmc(h).join('\n')).not.toContain('0123456789abcdef');
+    }
+    // An ISO inserted as it is: its URL says which one to eject.
+    const asIs = { image: 'site.iso', imageUrl: 'http://10.0.0.1:8080/media/site.iso' };
+    expect(media({ ...host, provisioning: asIs })).toBe(
+      'virtual media http://10.0.0.1:8080/media/site.iso possibly still inserted',
+    );
+    expect(leftOnBmc({ ...host, state: 'available', step: '', provisioning: undefined })).toEqual([]);
   });
 });

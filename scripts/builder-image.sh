@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Makes the builder image localhost/outpost-builder with podman, on a machine that reaches only Debian's
-# archive (no container registry), or nothing at all given a Debian 12 root filesystem tarball:
+# archive (no container registry). Given a Debian 12 root filesystem tarball, no debootstrap is run, but the
+# Containerfile's apt-get still needs the archive: a machine that reaches nothing cannot make the image.
+# Steps:
 #   1. the base image localhost/outpost-base:bookworm: imported from ROOTFS (a Debian 12 root filesystem,
 #      .tar or .tar.zst), or made here with debootstrap from the Debian archive (OUTPOST_DEBIAN_MIRROR,
 #      default http://deb.debian.org/debian);

@@ -108,8 +108,11 @@ export interface BuildOptions {
  * Where each build records what it holds (journal.ts). Machine-wide, like the loop devices and mounts it
  * records, and in /run, which starts empty at every boot as loop devices and mounts do; the temporary
  * files a build makes next to its output carry its PID in their name, so they are found without it.
+ * `OUTPOST_TEST_JOURNAL_DIR`, a test hook, gives a test's builds a journal dir of their own: every build
+ * reclaims the dead builds it finds there, so on a machine running other builds at the same time one of
+ * those could reclaim (and report) what a build the test killed left before the test's reclaimer does.
  */
-export const BUILD_JOURNAL_DIR = '/run/outpost/builds';
+export const BUILD_JOURNAL_DIR = process.env.OUTPOST_TEST_JOURNAL_DIR || '/run/outpost/builds';
 
 export interface FileRecord {
   role: string;

@@ -1,5 +1,10 @@
 import { Command, CommanderError } from 'commander';
-import { formatDiagnosticsGrouped, forTerminal, InputError, OperationError } from '../common/diagnostics.ts';
+import {
+  formatDiagnosticsGrouped,
+  InputError,
+  linesForTerminal,
+  OperationError,
+} from '../common/diagnostics.ts';
 import { registerCommands } from './commands/index.ts';
 import { packageVersion } from './commands/version.ts';
 
@@ -31,16 +36,18 @@ function reportError(error: unknown): number {
     return error.exitCode === 0 ? 0 : 2;
   }
   if (error instanceof InputError) {
-    process.stderr.write(`${error.message.split('\n').map(forTerminal).join('\n')}\n`);
+    process.stderr.write(`${linesForTerminal(error.message)}\n`);
     if (error.diagnostics.length) process.stderr.write(`${formatDiagnosticsGrouped(error.diagnostics)}\n`);
     return 2;
   }
+  // Messages carry paths, commands' output and the service's answers: no control character reaches the
+  // terminal from them.
   if (error instanceof OperationError) {
-    process.stderr.write(`error: ${error.message}\n`);
+    process.stderr.write(`error: ${linesForTerminal(error.message)}\n`);
     return 1;
   }
   process.stderr.write(
-    `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    `internal error: ${linesForTerminal(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`,
   );
   return 1;
 }

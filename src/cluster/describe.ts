@@ -3,6 +3,7 @@
  * (NAME READY SEVERITY REASON SINCE MESSAGE), so the output reads like Cluster API's for people who run
  * both. Pure: status in, text out.
  */
+import { terminalSafe } from '../common/diagnostics.ts';
 import type { ClusterStatus, MachineStatus } from './status.ts';
 import type { Condition, NodeObservation } from './types.ts';
 
@@ -106,6 +107,7 @@ const HEADERS = ['NAME', 'READY', 'SEVERITY', 'REASON', 'SINCE', 'MESSAGE'] as c
 
 /** The tree as text; `now` fixes SINCE so the output is reproducible. */
 export function formatDescribe(status: ClusterStatus, now: number): string {
+  // Names and messages carry what hosts and their nodes reported: one line per row, whatever they hold.
   const cells = describeRows(status).map((row) => {
     const c = row.condition;
     return [
@@ -115,7 +117,7 @@ export function formatDescribe(status: ClusterStatus, now: number): string {
       c?.reason ?? '',
       c ? humanDuration(now - c.since) : '',
       c?.message ?? '',
-    ];
+    ].map(terminalSafe);
   });
   const table = [HEADERS as readonly string[], ...cells];
   // Column widths count code points, so the tree's box-drawing characters align like ASCII.

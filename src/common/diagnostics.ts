@@ -17,14 +17,31 @@ export function formatDiagnostic(d: Diagnostic): string {
 }
 
 /**
- * Text from input made safe to print: control characters (terminal escape sequences, carriage returns,
- * newlines that would forge another diagnostic line) become visible `\xNN` / `\u{NNNN}` escapes.
+ * What must never reach a log or a terminal from input: C0 and C1 controls (escape sequences, carriage
+ * returns, newlines that would forge another line), DEL, the Unicode line/paragraph separators and the
+ * bidirectional overrides (which reorder what a terminal shows).
  */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` with every control character removed (whitespace ones become a space): for values shown inside
+ * a line of ours (a log line, a table cell), where a newline must not start a line of its own.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (c) => (c === '\n' || c === '\r' || c === '\t' ? ' ' : ''));
+}
+
+/** Text from input made safe to print: control characters become visible `\xNN` / `\u{NNNN}` escapes. */
 export function forTerminal(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+  return text.replace(CONTROL_CHARACTERS, (c) => {
     const code = c.codePointAt(0)!;
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
   });
+}
+
+/** Multi-line text (a message with a command's output) made safe to print, its own line breaks kept. */
+export function linesForTerminal(text: string): string {
+  return text.split('\n').map(forTerminal).join('\n');
 }
 
 /** Prints diagnostics grouped by section, in first-seen section order, each group sorted by position. */

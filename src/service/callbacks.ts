@@ -1,9 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { terminalSafe } from '../common/diagnostics.ts';
 import { writeFileAtomic } from './files.ts';
 import { type CALLBACK_STEPS, stepIndex } from './lifecycle.ts';
-import { terminalSafe } from './log.ts';
 import type { Transitions } from './transitions.ts';
 import type { HostRecord, HostSpec } from './types.ts';
 

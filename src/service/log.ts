@@ -4,6 +4,8 @@
  * before a value reaches a log or a terminal: a newline cannot forge a line, an escape sequence cannot
  * rewrite the operator's screen.
  */
+import { terminalSafe } from '../common/diagnostics.ts';
+
 export type LogFormat = 'text' | 'json';
 export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
 
@@ -12,17 +14,6 @@ export interface LogRecord {
   message: string;
   host?: string;
   reason?: string;
-}
-
-/**
- * C0 and C1 controls, DEL, the Unicode line/paragraph separators and the bidirectional overrides
- * (which reorder what a terminal shows).
- */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-/** `text` with every control character removed (whitespace ones become a space). */
-export function terminalSafe(text: string): string {
-  return text.replace(CONTROL, (c) => (c === '\n' || c === '\r' || c === '\t' ? ' ' : ''));
 }
 
 /** One log line (without the newline) in the chosen format. */

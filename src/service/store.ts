@@ -1,6 +1,5 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { OperationError } from '../common/diagnostics.ts';
-import { terminalSafe } from './log.ts';
+import { OperationError, terminalSafe } from '../common/diagnostics.ts';
 import type { EventLevel, HostEvent, HostRecord, HostState, Operation, OperationStep } from './types.ts';
 
 const SCHEMA_VERSION = 1;

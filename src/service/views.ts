@@ -1,5 +1,5 @@
+import { terminalSafe } from '../common/diagnostics.ts';
 import type { CredentialsFile } from './credentials.ts';
-import { terminalSafe } from './log.ts';
 import type { HostRecord, Operation } from './types.ts';
 
 /**

@@ -19,7 +19,6 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILD_JOURNAL_DIR } from '../../src/build/build-image.ts';
 import { BUILD_STEPS } from '../../src/build/steps.ts';
 import { hashFile } from '../../src/image/copy.ts';
 import { processIdentity } from '../../src/image/journal.ts';
@@ -56,6 +55,10 @@ const site = path.join(work, 'site');
 const image = path.join(site, 'site.raw');
 const checksum = `${image}.sha256`;
 const filler = path.join(site, 'filler');
+// The builds' journals, private to this test: a build running elsewhere on the machine at the same time
+// reclaims the dead builds of the journal dir it uses, and would race this test's reclaimers.
+const BUILD_JOURNAL_DIR = path.join(work, 'journals');
+const buildEnv = { TMPDIR: path.join(site, 'tmp'), OUTPOST_TEST_JOURNAL_DIR: BUILD_JOURNAL_DIR };
 
 interface Started {
   child: ChildProcess;
@@ -67,7 +70,7 @@ function start(env: Record<string, string> = {}, definitionFile = 'definition.ya
   const child = spawn(
     process.execPath,
     [cli, 'build', '--config-dir', site, '--definition-file', definitionFile],
-    { env: { ...process.env, TMPDIR: path.join(site, 'tmp'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { ...process.env, ...buildEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
@@ -103,7 +106,7 @@ async function exitWithin(build: Started, ms: number): Promise<number | null> {
 function run(...args: string[]) {
   return spawnSync(process.execPath, [cli, 'build', '--config-dir', site, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, TMPDIR: path.join(site, 'tmp') },
+    env: { ...process.env, ...buildEnv },
     timeout: 120_000,
   });
 }

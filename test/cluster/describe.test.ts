@@ -63,6 +63,28 @@ describe('cluster status and describe', () => {
     );
   });
 
+  it("keeps one line per row whatever a node's kubelet reports (newlines, escape sequences)", () => {
+    const status = clusterStatus(
+      {
+        name: 'edge-site',
+        members: [facts('server-1', 'Provisioned', 10, true)],
+        nodes: [
+          node('server-1', 'False', 12, {
+            message: 'not ready\nCluster/edge-site  True\u001b[2J\u009b31m\u202e',
+            kubeletVersion: 'v1.32.4+rke2r1\r',
+          }),
+        ],
+        initializedAt: T0 + 11 * MIN,
+        startedAt: T0,
+      },
+      NOW,
+    );
+    const lines = formatDescribe(status, NOW).split('\n');
+    expect(lines).toHaveLength(1 + 4);
+    expect(lines.join('\n')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(lines.at(-1)).toMatch(/Node\/server-1 .* not ready Cluster\/edge-site {2}True\[2J31m$/);
+  });
+
   it('every node Ready: Available, and a Node without our label is reported as stray', () => {
     const status = clusterStatus(
       {

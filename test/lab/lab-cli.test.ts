@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -68,7 +68,7 @@ describe('outpost lab (CLI)', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-lab-cli-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const inventoryFile = path.join(dir, 'inventory.yaml');
-    const { child, inventory } = await startCli([
+    const { child, inventory, stderr } = await startCli([
       '--hosts',
       '2',
       '--backend',
@@ -103,6 +103,15 @@ describe('outpost lab (CLI)', () => {
     await client.power('on');
     await client.close();
     expect(events.some((e) => e.type === 'retry' && /busy/.test(e.message))).toBe(true);
+
+    // The commands that go with this lab, to copy as they are: the service (BMCs of a fake lab fetch
+    // media on this machine, so no --host-url) and the import of the inventory it wrote.
+    for (let waited = 0; !stderr().includes('outpost hosts list -w'); waited += 50) {
+      if (waited > 5_000) throw new Error(`outpost lab printed no next steps within 5 s:\n${stderr()}`);
+      await sleep(50);
+    }
+    expect(stderr()).toContain('\n  outpost serve --listen 127.0.0.1:8080\n');
+    expect(stderr()).toContain(`\n  outpost hosts import ${inventoryFile}\n`);
 
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -176,5 +185,61 @@ describe('outpost lab (CLI)', () => {
     expect(badSubnet.stderr).toMatch(/--site-network: site network subnet must be an IPv4 \/24/);
     const help = await execa(process.execPath, [CLI, 'lab', '--help']);
     expect(help.stdout).toMatch(/--backend/);
+  });
+
+  it("lab console follows a guest's serial console as it is written, and from its start after a restart", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-lab-console-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const serial = path.join(dir, 'host-2', 'serial.log');
+    await mkdir(path.dirname(serial));
+    await writeFile(serial, 'BdsDxe: loading Boot0001\n');
+    const child = spawn(process.execPath, [CLI, 'lab', 'console', 'host-2', '--state-dir', dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    cleanups.push(async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGKILL');
+        await new Promise((r) => child.once('exit', r));
+      }
+    });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    /** Waits (at most 10 s) until the console has printed `text`. */
+    const shown = async (text: string) => {
+      for (const deadline = Date.now() + 10_000; !out.includes(text); await sleep(50))
+        if (Date.now() > deadline)
+          throw new Error(`lab console did not show '${text}' within 10 s; it showed:\n${out}`);
+    };
+    await shown('BdsDxe: loading Boot0001\n');
+    await appendFile(serial, 'outpost-installer: [write] 40%\n');
+    await shown('outpost-installer: [write] 40%\n');
+    // A new lab run writes the log from the start again: followed from its start, nothing skipped.
+    await writeFile(serial, 'new run\n');
+    await shown('new run\n');
+    expect(out).toBe('BdsDxe: loading Boot0001\noutpost-installer: [write] 40%\nnew run\n');
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  });
+
+  it('lab console and lab ssh refuse a name outside the lab, and say when no QEMU lab runs there', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-lab-console-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    for (const command of ['console', 'ssh']) {
+      const outside = await execa(process.execPath, [CLI, 'lab', command, '../../etc', '--state-dir', dir], {
+        reject: false,
+      });
+      expect(outside.exitCode, outside.stderr).toBe(2);
+      expect(outside.stderr).toBe("lab host names are host-1, host-2, ...; not '../../etc'");
+      const none = await execa(process.execPath, [CLI, 'lab', command, 'host-1', '--state-dir', dir], {
+        reject: false,
+      });
+      expect(none.exitCode, none.stderr).toBe(2);
+      expect(none.stderr).toMatch(
+        /^no (serial console|SSH forward) for host-1 in .* \(is a QEMU lab running there\?\)$/,
+      );
+    }
   });
 });

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { terminalSafe } from '../../src/common/diagnostics.ts';
 import type { Lab } from '../../src/lab/index.ts';
-import { terminalSafe } from '../../src/service/log.ts';
 import {
   clientFor,
   fakeSite,

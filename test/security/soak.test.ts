@@ -251,7 +251,8 @@ describe('soak', () => {
     expect(hostile.accepted, figures).toEqual([]);
     expect(hostile.refused).toBeGreaterThan(100);
     expect(forged, 'a hostile callback message reached the log').toEqual([]);
-    // Bounded: the service never grew past a few hundred MiB with 200 hosts.
-    expect(Math.max(...rss)).toBeLessThan(400);
+    // Bounded, not a target (figures above): a leak per host or per request would pass 768 MiB with 200
+    // hosts and thousands of requests; peaks of 250-340 MiB were seen on a loaded machine.
+    expect(Math.max(...rss), figures).toBeLessThan(768);
   }, 600_000);
 });

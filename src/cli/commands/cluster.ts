@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { formatDiagnosticsGrouped, InputError } from '../../common/diagnostics.ts';
 import { printJson } from '../output.ts';
-import { type ClientOptions, call, clientOf, command } from './hosts.ts';
+import { type ClientOptions, call, clientOf, command, safeLines } from './hosts.ts';
 
 interface UpOptions extends ClientOptions {
   definitionFile?: string;
@@ -84,7 +84,7 @@ export function registerCluster(program: Command): void {
       const { describe: _text, ...rest } = view;
       return printJson(rest);
     }
-    process.stdout.write(`${view.describe}\n`);
+    process.stdout.write(safeLines(`${view.describe}\n`));
   });
 
   command(cluster, 'plan', 'Who starts the cluster, who joins where, in which order').action(
@@ -121,8 +121,8 @@ function printPlan(opts: ClientOptions, planned: Planned): void {
     printJson(planned);
     return;
   }
-  process.stdout.write(`${planned.plan}\n`);
-  for (const warning of planned.warnings) process.stdout.write(`warning: ${warning}\n`);
+  process.stdout.write(safeLines(`${planned.plan}\n`));
+  for (const warning of planned.warnings) process.stdout.write(safeLines(`warning: ${warning}\n`));
 }
 
 /** The cluster as the API takes it: from the definition's kubernetes section, then the flags over it. */

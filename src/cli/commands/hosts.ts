@@ -1,8 +1,7 @@
 import { Argument, type Command, Option } from 'commander';
-import { InputError, OperationError } from '../../common/diagnostics.ts';
+import { forTerminal, InputError, OperationError, terminalSafe } from '../../common/diagnostics.ts';
 import { formatBytes } from '../../common/units.ts';
 import { ApiError, ServiceClient } from '../../service/client.ts';
-import { terminalSafe } from '../../service/log.ts';
 import type { InventoryHost } from '../../service/types.ts';
 import type { HostView } from '../../service/views.ts';
 import { formatTable, type OutputFormat, outputOption, printJson } from '../output.ts';
@@ -259,9 +258,11 @@ export async function call<T>(client: ServiceClient, fn: (client: ServiceClient)
     return await fn(client);
   } catch (error) {
     if (error instanceof ApiError) {
-      const problems = error.body.problems?.map((p) => `\n  ${p.text}`).join('') ?? '';
-      if (error.status >= 400 && error.status < 500) throw new InputError(`${error.message}${problems}`);
-      throw new OperationError(`the service failed: ${error.message}`);
+      // The answer's text is one line each: a line break in it is shown, never printed as a line of ours.
+      const problems = error.body.problems?.map((p) => `\n  ${forTerminal(p.text)}`).join('') ?? '';
+      const message = forTerminal(error.message);
+      if (error.status >= 400 && error.status < 500) throw new InputError(`${message}${problems}`);
+      throw new OperationError(`the service failed: ${message}`);
     }
     throw error;
   }
@@ -575,9 +576,10 @@ function age(iso: string): string {
 }
 
 /**
- * Text for the terminal: hardware strings and error messages come from BMCs and hosts, so every line is
- * printed without control characters (no escape sequence reaches the operator's terminal).
+ * Text for the terminal: hardware strings and error messages come from BMCs, hosts and the cluster's
+ * nodes, so every line is printed without control characters (no escape sequence reaches the operator's
+ * terminal).
  */
-function safeLines(text: string): string {
+export function safeLines(text: string): string {
   return text.split('\n').map(terminalSafe).join('\n');
 }

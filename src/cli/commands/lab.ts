@@ -254,6 +254,10 @@ function registerSsh(lab: Command): void {
         opts: { stateDir: string; user: string; identity?: string },
       ) => {
         const portFile = path.join(hostDir(opts.stateDir, name), 'ssh-port');
+        if (!existsSync(portFile))
+          throw new InputError(
+            `no SSH forward for ${name} in ${opts.stateDir} (is a QEMU lab running there?)`,
+          );
         const port = Number(readFileSync(portFile, { encoding: 'utf8', flag: 'r' }).trim());
         if (!Number.isInteger(port) || port <= 0)
           throw new InputError(`${portFile} does not hold a port (is a QEMU lab running there?)`);

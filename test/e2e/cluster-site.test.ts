@@ -78,9 +78,9 @@ async function remediationScenario(site: ClusterSite): Promise<void> {
       .sort(),
   ).toEqual([0, 1, 2].map((i) => [`host-${i + 1}`, `host-${i + 1}`, 'True', site.network.serverAddress(i)]));
 
-  // The agent loses power behind the service's back, once it has been Ready for a while: a power loss in
-  // the first seconds after joining can lose what the guest wrote just before (ext4 commits every 5 s),
-  // and a node that comes back without it is not this scenario (seen in 2 of 5 runs; cause not confirmed).
+  // The agent loses power behind the service's back, once it has been Ready for a while. (A power loss
+  // in the first seconds used to lose first boot's completion marker, so first boot ran again: first boot
+  // now syncs before it reports, and kubernetes-boot.test.ts cuts the power right then.)
   await new Promise((r) => setTimeout(r, 15_000));
   await site.killMachine(AGENT);
   await site.waitForCluster(

@@ -5,7 +5,7 @@ import { InputError, OperationError } from '../common/diagnostics.ts';
 import { isSafePathComponent } from '../common/names.ts';
 import type { Arch, ImageDefinition } from '../definition/types.ts';
 import { findChartEntry, repositoryBase } from '../kubernetes/chart-repository.ts';
-import { LOCAL_CHARTS_DIR, readConfigMap } from '../kubernetes/contributor.ts';
+import { readConfigMap } from '../kubernetes/contributor.ts';
 import { chartFileName } from '../kubernetes/manifests.ts';
 import {
   checkRelease,
@@ -15,7 +15,7 @@ import {
   RELEASE_DIR,
   releaseNames,
 } from '../kubernetes/release.ts';
-import { wantedCharts } from '../kubernetes/rules.ts';
+import { isPullableRepository, LOCAL_CHARTS_DIR, wantedCharts } from '../kubernetes/rules.ts';
 import { type DownloadStatus, downloadVerified } from './download.ts';
 import { FetchError, fetchText, shownUrl, type Transport } from './http.ts';
 import { imageArchiveNames, RKE2_INSTALL_SCRIPT_URL, RKE2_RELEASES_URL, releaseFileUrl } from './plan.ts';
@@ -150,7 +150,7 @@ export async function pullArtefacts(o: PullOptions): Promise<PullSummary> {
     const file = `${LOCAL_CHARTS_DIR}/${fileName}`;
     if (!isSafePathComponent(fileName))
       throw new InputError(`${field}: '${fileName}' cannot be a file name in ${LOCAL_CHARTS_DIR}`);
-    if (!pullFrom || !/^https?:\/\//.test(pullFrom.url)) {
+    if (!pullFrom || !isPullableRepository(pullFrom.url)) {
       throw new InputError(
         `${field}: chart ${chart.name} ${chart.version}: only http:// and https:// repositories can be pulled; put ${fileName} (as helm pull writes it) in ${LOCAL_CHARTS_DIR}/`,
       );

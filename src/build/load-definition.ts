@@ -5,7 +5,7 @@ import { checkKubernetesNetwork } from '../definition/checks/kubernetes-network.
 import { checkOutputImage } from '../definition/checks/output-image.ts';
 import type { ConfigDirCheck } from '../definition/config-dir-checks.ts';
 import { type LoadOptions, loadDefinitionWith } from '../definition/load.ts';
-import { checkKubernetesBuildRules, checkKubernetesRelease } from '../kubernetes/check.ts';
+import { checkChartSources, checkKubernetesBuildRules, checkKubernetesRelease } from '../kubernetes/check.ts';
 import { checkNetworkFiles } from '../network/check.ts';
 
 /**
@@ -21,6 +21,7 @@ export const configDirChecks: ConfigDirCheck[] = [
   checkKubernetesFiles,
   checkKubernetesRelease,
   checkKubernetesBuildRules,
+  checkChartSources,
   checkNetworkFiles,
   checkKubernetesNetwork,
   checkOutputImage,
@@ -32,11 +33,12 @@ export function loadDefinition(opts: LoadOptions) {
 }
 
 /**
- * What `outpost artefacts pull` checks before it fetches anything: every check but the one of the files it
- * fetches (the RKE2 release) and the base image's, which it does not need (it may be fetched elsewhere).
+ * What `outpost artefacts pull` checks before it fetches anything: every check but those of the files it
+ * fetches (the RKE2 release, the charts) and the base image's, which it does not need (it may be fetched
+ * elsewhere).
  */
 export const checksBeforePull: ConfigDirCheck[] = configDirChecks.filter(
-  (check) => check !== checkKubernetesRelease && check !== checkBaseImage,
+  (check) => check !== checkKubernetesRelease && check !== checkChartSources && check !== checkBaseImage,
 );
 
 /** Reads and checks a definition as `outpost artefacts pull` needs it (see checksBeforePull). */

@@ -6,13 +6,16 @@ import { isSafePathComponent } from '../common/names.ts';
 import { MANIFESTS_DIR, readYamlInside, SERVER_CONFIG } from '../definition/checks/kubernetes-files.ts';
 import type { ConfigDirCheckContext } from '../definition/config-dir-checks.ts';
 import { SECTIONS } from '../definition/section-names.ts';
-import type { HelmChart } from '../definition/types.ts';
-import { helmChartName } from './manifests.ts';
+import type { HelmChart, HelmRepository } from '../definition/types.ts';
+import { chartFileName, helmChartName } from './manifests.ts';
 import { checkRelease } from './release.ts';
 import {
+  chartSourceProblem,
   helmChartNameProblem,
   IMAGES_DIR,
   imageArchiveNameProblem,
+  LOCAL_CHARTS_DIR,
+  type LocalChart,
   manifestNameProblem,
   tokenProblem,
   wantedCharts,
@@ -28,6 +31,51 @@ export async function checkKubernetesRelease(ctx: ConfigDirCheckContext): Promis
   if (!k8s || k8s.distribution !== 'rke2' || !arch) return [];
   const { problems } = await checkRelease(ctx.configDir, arch);
   return problems.map((p) => ctx.atFile(p.file, p.message, SECTIONS.kubernetes));
+}
+
+/**
+ * `outpost validate` (and every build, before anything is written): every chart the image carries (the
+ * definition's, and EIB's VIP charts with an API VIP) can be had, from kubernetes/helm/charts/ or a
+ * repository the build pulls from (rules.ts chartSourceProblem, which the build applies too). Not run by
+ * `outpost artefacts pull`, which fetches them.
+ */
+export async function checkChartSources(ctx: ConfigDirCheckContext): Promise<Diagnostic[]> {
+  const k8s = ctx.definition.kubernetes;
+  // K3s is refused on its own (checkKubernetesBuildRules).
+  if (!k8s || k8s.distribution !== 'rke2') return [];
+  const all = k8s.helm?.charts ?? [];
+  // Charts without a usable name or version, or naming no repository of the definition, have their own
+  // problem already (the section's check).
+  const charts = all.filter(
+    (c) => typeof c?.name === 'string' && typeof c.version === 'string' && c.name !== '' && c.version !== '',
+  ) as HelmChart[];
+  const repositories = (k8s.helm?.repositories ?? []).filter(
+    (r) => typeof r?.name === 'string' && typeof r.url === 'string',
+  ) as HelmRepository[];
+  const problems: Diagnostic[] = [];
+  for (const want of wantedCharts({ network: k8s.network, helm: { charts, repositories } })) {
+    const index = all.indexOf(want.chart);
+    if (index >= 0 && !want.repository) continue;
+    const fileName = chartFileName(want.chart);
+    if (!isSafePathComponent(fileName)) continue;
+    const problem = chartSourceProblem(want, await localChart(ctx.configDir, fileName));
+    if (!problem) continue;
+    problems.push(
+      ctx.atField(
+        index >= 0 ? `kubernetes.helm.charts[${index}].name` : want.field,
+        problem,
+        SECTIONS.kubernetes,
+      ),
+    );
+  }
+  return problems;
+}
+
+/** What the build finds at a chart's place in kubernetes/helm/charts/ (it does not follow links there). */
+async function localChart(configDir: string, fileName: string): Promise<LocalChart> {
+  const info = await lstat(path.join(configDir, LOCAL_CHARTS_DIR, fileName)).catch(() => undefined);
+  if (!info) return 'missing';
+  return info.isFile() ? 'file' : 'not a regular file';
 }
 
 /**

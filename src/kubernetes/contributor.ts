@@ -7,7 +7,7 @@ import { emptyContribution } from '../bundle/context.ts';
 import type { BundleArtefact, BundleContribution, BundleFile } from '../bundle/types.ts';
 import { InputError } from '../common/diagnostics.ts';
 import { readTemplate, renderTemplate } from '../common/templates.ts';
-import type { HelmChart, HelmRepository, Kubernetes } from '../definition/types.ts';
+import type { HelmChart, Kubernetes } from '../definition/types.ts';
 import { pullChart } from './chart-repository.ts';
 import { imageNames, registriesYaml } from './image-archives.ts';
 import {
@@ -21,18 +21,20 @@ import {
 import { listValue, NODE_ROLES, type NodeRole, nodeConfigs, renderConfig } from './node-config.ts';
 import { checkRelease, RELEASE_DIR, releaseArch, sha256File } from './release.ts';
 import {
+  chartSourceProblem,
   ENV_REFERENCE,
   helmChartNameProblem,
   IMAGES_DIR,
   imageArchiveNameProblem,
+  LOCAL_CHARTS_DIR,
   manifestNameProblem,
   tokenProblem,
+  type WantedChart,
   wantedCharts,
 } from './rules.ts';
 
 /** The Kubernetes step of first boot: band 20-29, after the OS steps, before outpost's other steps. */
 export const KUBERNETES_STEP = '20-kubernetes.sh';
-export const LOCAL_CHARTS_DIR = 'kubernetes/helm/charts';
 export const MANIFESTS_DIR = 'kubernetes/manifests';
 const HELM_VALUES_DIR = 'kubernetes/helm/values';
 const HELM_CERTS_DIR = 'kubernetes/helm/certs';
@@ -234,13 +236,14 @@ async function chartsFor(ctx: BundleContext, k8s: Kubernetes): Promise<PreparedC
   const wanted = wantedCharts(k8s);
   const prepared: PreparedChart[] = [];
   const names = new Set<string>();
-  for (const { chart, field, repository, pullFrom } of wanted) {
+  for (const want of wanted) {
+    const { chart, field, pullFrom } = want;
     const name = helmChartName(chart);
     const wrongName = helmChartNameProblem(name, names);
     if (wrongName) throw new InputError(`${ctx.loaded.file}: ${field}: ${wrongName}`);
     names.add(name);
     const fileName = chartFileName(chart);
-    const source = await findChart(ctx, fileName, chart, field, repository);
+    const source = await findChart(ctx, fileName, want);
     const valuesContent = chart.valuesFile
       ? await readFile(path.join(ctx.configDir, HELM_VALUES_DIR, chart.valuesFile), 'utf8')
       : undefined;
@@ -256,23 +259,17 @@ async function chartsFor(ctx: BundleContext, k8s: Kubernetes): Promise<PreparedC
   return prepared;
 }
 
-async function findChart(
-  ctx: BundleContext,
-  fileName: string,
-  chart: HelmChart,
-  field: string,
-  repository: HelmRepository | undefined,
-): Promise<string> {
+async function findChart(ctx: BundleContext, fileName: string, want: WantedChart): Promise<string> {
+  const { chart, field, repository } = want;
   const local = path.join(ctx.configDir, LOCAL_CHARTS_DIR, fileName);
   const info = await lstat(local).catch(() => undefined);
-  if (info?.isFile()) return local;
-  if (info) throw new InputError(`${local}: must be a regular file (not a link or a folder)`);
-  if (!repository || !/^https?:\/\//.test(repository.url)) {
-    throw new InputError(
-      `${ctx.loaded.file}: ${field}: chart ${chart.name} ${chart.version} is needed: put ${fileName} (as helm pull writes it) in ${path.join(ctx.configDir, LOCAL_CHARTS_DIR)}` +
-        (repository ? ' (only http:// and https:// repositories are pulled at build time)' : ''),
-    );
-  }
+  const problem = chartSourceProblem(
+    want,
+    info ? (info.isFile() ? 'file' : 'not a regular file') : 'missing',
+  );
+  if (problem) throw new InputError(`${ctx.loaded.file}: ${field}: ${problem}`);
+  if (info) return local;
+  if (!repository) throw new Error('unreachable: a chart without a local tarball or repository passed');
   const target = path.join(ctx.configDir, PULLED_CHARTS_DIR, repository.name, fileName);
   await pullChart({
     repository,

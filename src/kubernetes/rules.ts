@@ -1,5 +1,5 @@
 import type { HelmChart, HelmRepository, Kubernetes } from '../definition/types.ts';
-import { isAddonName, isObjectName, VIP_CHARTS, VIP_CHARTS_REPOSITORY } from './manifests.ts';
+import { chartFileName, isAddonName, isObjectName, VIP_CHARTS, VIP_CHARTS_REPOSITORY } from './manifests.ts';
 
 /*
  * The rules the Kubernetes step of a build applies to the definition and the config directory, as pure
@@ -9,6 +9,8 @@ import { isAddonName, isObjectName, VIP_CHARTS, VIP_CHARTS_REPOSITORY } from './
 
 /** Container image archives loaded into the nodes' containerd. */
 export const IMAGES_DIR = 'kubernetes/images';
+/** Chart tarballs the build takes instead of pulling, named as `helm pull` writes them (chartFileName). */
+export const LOCAL_CHARTS_DIR = 'kubernetes/helm/charts';
 
 export const ENV_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
@@ -66,7 +68,7 @@ export function wantedCharts(k8s: Pick<Kubernetes, 'helm' | 'network'>): WantedC
       if (!k8s.helm.charts.some((c) => c.name === chart.name)) {
         wanted.push({
           chart,
-          field: 'kubernetes.network (API VIP)',
+          field: k8s.network.apiVIP ? 'kubernetes.network.apiVIP' : 'kubernetes.network.apiVIP6',
           repository: k8s.helm.repositories.find((r) => r.name === chart.repositoryName),
           pullFrom: { name: chart.repositoryName, url: VIP_CHARTS_REPOSITORY },
         });
@@ -74,4 +76,32 @@ export function wantedCharts(k8s: Pick<Kubernetes, 'helm' | 'network'>): WantedC
     }
   }
   return wanted;
+}
+
+/** Whether the build (and `outpost artefacts pull`) can pull from a repository: http(s) only, not OCI. */
+export function isPullableRepository(url: string | undefined): boolean {
+  return typeof url === 'string' && /^https?:\/\//.test(url);
+}
+
+/** What is at the chart's place in kubernetes/helm/charts/, as lstat saw it (links are not followed). */
+export type LocalChart = 'file' | 'missing' | 'not a regular file';
+
+/**
+ * Why the build cannot have a chart, if it cannot: its tarball is not in kubernetes/helm/charts/ and its
+ * repository is not one the build pulls from. Checked by validate (src/kubernetes/check.ts) and the build.
+ */
+export function chartSourceProblem(wanted: WantedChart, local: LocalChart): string | undefined {
+  const { chart, repository, pullFrom } = wanted;
+  const fileName = chartFileName(chart);
+  if (local === 'file') return undefined;
+  if (local === 'not a regular file')
+    return `${LOCAL_CHARTS_DIR}/${fileName} must be a regular file, not a link or a folder (the build does not follow links here)`;
+  if (isPullableRepository(repository?.url)) return undefined;
+  const what = repository
+    ? `chart ${chart.name} ${chart.version} cannot be had: the build pulls only from http:// and https:// repositories, not from ${repository.name}`
+    : `the API VIP needs chart ${chart.name} ${chart.version}, which cannot be had`;
+  const pull = isPullableRepository(pullFrom?.url)
+    ? `, or run \`outpost artefacts pull\` (it fetches it from ${pullFrom!.url})`
+    : '';
+  return `${what}: put ${fileName} (as helm pull writes it) in ${LOCAL_CHARTS_DIR}/${pull}`;
 }

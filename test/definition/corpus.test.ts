@@ -1,4 +1,4 @@
-import { copyFile, readdir, readFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDefinition } from '../../src/build/load-definition.ts';
@@ -7,7 +7,8 @@ import { CORPUS_ENV, makeCorpusConfigDir, tempDir } from './fixtures.ts';
 
 /*
  * Each file under invalid/ ends with the exact problems it must produce, one `# expect: ` line each,
- * in the order outpost prints them. Each file under valid/ must produce none.
+ * in the order outpost prints them. Each file under valid/ must produce none. A `# without: <file>` line
+ * takes a file of the shared config dir away while that case is validated.
  */
 
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -46,7 +47,14 @@ describe('invalid definitions', () => {
       .map((line) => line.slice('# expect: '.length));
     expect(expected.length, 'the file lists its expected problems').toBeGreaterThan(0);
 
-    const { loaded, diagnostics } = await validate(invalidDir, name);
+    const without = text
+      .split('\n')
+      .filter((line) => line.startsWith('# without: '))
+      .map((line) => path.join(configDir, line.slice('# without: '.length)));
+    for (const file of without) await rename(file, `${file}.away`);
+    const { loaded, diagnostics } = await validate(invalidDir, name).finally(() =>
+      Promise.all(without.map((file) => rename(`${file}.away`, file))),
+    );
     expect(diagnostics.map(formatDiagnostic)).toEqual(expected);
     expect(loaded).toBeUndefined();
     for (const secret of Object.values(CORPUS_ENV)) {

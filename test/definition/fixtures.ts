@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { writeFixtureRelease } from '../fixtures/rke2-release.ts';
+import { writeFixtureChart, writeFixtureRelease, writeFixtureVipCharts } from '../fixtures/rke2-release.ts';
 
 /*
  * Tiny real base images for the cross-file checks: partition tables written by sgdisk and sfdisk,
@@ -69,7 +69,8 @@ export const CORPUS_ENV: Readonly<Record<string, string>> = {
 
 /**
  * The config directory every corpus definition is checked against: base images of each kind,
- * Helm values and certificates. The definitions are copied in, so file names print as written.
+ * Helm values and certificates, the RKE2 release, and the tarballs of the charts the valid corpus names
+ * from OCI repositories (the build does not pull those) and of EIB's API VIP charts. The definitions are copied in, so file names print as written.
  */
 export async function makeCorpusConfigDir(dir: string): Promise<void> {
   await mkdir(path.join(dir, 'base-images'), { recursive: true });
@@ -87,4 +88,8 @@ export async function makeCorpusConfigDir(dir: string): Promise<void> {
     'kubernetes/helm/certs/ca.pem': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
   });
   await writeFixtureRelease(path.join(dir, 'kubernetes/install'));
+  await writeFixtureChart(path.join(dir, 'kubernetes/helm/charts/metallb-0.14.9.tgz'), 'metallb', '0.14.9');
+  await writeFixtureVipCharts(dir);
+  // Where a chart's tarball should be, a folder (helm-chart-tarball-not-a-file.yaml).
+  await mkdir(path.join(dir, 'kubernetes/helm/charts/folder-1.0.0.tgz'), { recursive: true });
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadDefinition } from '../../../src/build/load-definition.ts';
 import { formatDiagnostic } from '../../../src/common/diagnostics.ts';
-import { writeFixtureRelease } from '../../fixtures/rke2-release.ts';
+import { writeFixtureRelease, writeFixtureVipCharts } from '../../fixtures/rke2-release.ts';
 import { makeGptImage, writeTree } from '../fixtures.ts';
 
 export const BASE_DEFINITION = `apiVersion: 1.3
@@ -55,6 +55,13 @@ export class HostileDirs {
       !Object.keys(files).some((f) => f.startsWith('kubernetes/install'))
     ) {
       await writeFixtureRelease(path.join(dir, 'kubernetes/install'));
+    }
+    // An API VIP needs EIB's VIP charts (checked by validate).
+    if (
+      /apiVIP6?:/.test(definition) &&
+      !Object.keys(files).some((f) => f.startsWith('kubernetes/helm/charts'))
+    ) {
+      await writeFixtureVipCharts(dir);
     }
     await mkdir(this.outside, { recursive: true });
     await writeFile(path.join(this.outside, 'id_ed25519'), 'PRIVATE KEY\n');

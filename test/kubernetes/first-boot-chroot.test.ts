@@ -68,7 +68,7 @@ async function bundleFor(
         'registry.example.com/apps/web:1.0',
       );
     }
-    const loaded = await load(cfg.dir);
+    const loaded = await load(cfg.dir, { RKE2_TOKEN: TOKEN });
     const ctx: BundleContext = {
       loaded,
       definition: loaded.definition,

@@ -6,6 +6,7 @@ import { formatDiagnostic, forTerminal } from '../../src/common/diagnostics.ts';
 import { redactValues } from '../../src/common/redact.ts';
 import { renderTemplate } from '../../src/common/templates.ts';
 import { YamlSource } from '../../src/common/yaml-cursor.ts';
+import { writeFixtureChart, writeFixtureVipCharts } from '../fixtures/rke2-release.ts';
 import { BASE_DEFINITION, HostileDirs, mkfifo, POSITIONED, problems } from './support/hostile.ts';
 
 /*
@@ -640,6 +641,43 @@ describe('one check for both commands', () => {
     );
     const { readdir } = await import('node:fs/promises');
     expect((await readdir(dir)).sort()).toEqual(['base-images', 'kubernetes', 'site.yaml']);
+  });
+});
+
+describe('charts the image needs', () => {
+  it('validate and build refuse a chart that cannot be had alike, before writing anything; with the tarballs both pass the check', async () => {
+    const { execa } = await import('execa');
+    const k8s =
+      '  network:\n    apiVIP: 192.168.1.10\n  helm:\n    charts:\n      - name: app\n        repositoryName: edge\n        version: 1.0.0\n' +
+      '    repositories:\n      - name: edge\n        url: oci://registry.example.com/charts\n';
+    // A file in kubernetes/helm/charts keeps the fixture from putting the VIP charts there.
+    const dir = await dirs.configDir({ 'kubernetes/helm/charts/README': 'air gap\n' }, withKubernetes(k8s));
+    const bin = path.resolve(import.meta.dirname, '../../bin/outpost.js');
+    const run = (command: string) =>
+      execa(process.execPath, [bin, command, '--config-dir', dir, '--definition-file', 'site.yaml'], {
+        cwd: dir,
+        reject: false,
+        timeout: 60_000,
+      });
+    const [validate, build] = [await run('validate'), await run('build')];
+    expect([validate.exitCode, build.exitCode]).toEqual([2, 2]);
+    const positioned = (stderr: string) =>
+      stderr
+        .split('\n')
+        .filter((l) => l.startsWith('  '))
+        .map((l) => l.trim());
+    expect(positioned(build.stderr)).toEqual(positioned(validate.stderr));
+    expect(positioned(validate.stderr)).toEqual([
+      'site.yaml:14:13: kubernetes.network.apiVIP: the API VIP needs chart metallb 0.1.0+up0.14.9, which cannot be had: put metallb-0.1.0+up0.14.9.tgz (as helm pull writes it) in kubernetes/helm/charts/, or run `outpost artefacts pull` (it fetches it from https://suse-edge.github.io/charts)',
+      'site.yaml:14:13: kubernetes.network.apiVIP: the API VIP needs chart endpoint-copier-operator 0.2.1, which cannot be had: put endpoint-copier-operator-0.2.1.tgz (as helm pull writes it) in kubernetes/helm/charts/, or run `outpost artefacts pull` (it fetches it from https://suse-edge.github.io/charts)',
+      'site.yaml:17:15: kubernetes.helm.charts[0].name: chart app 1.0.0 cannot be had: the build pulls only from http:// and https:// repositories, not from edge: put app-1.0.0.tgz (as helm pull writes it) in kubernetes/helm/charts/',
+    ]);
+    const { readdir } = await import('node:fs/promises');
+    expect((await readdir(dir)).sort()).toEqual(['base-images', 'kubernetes', 'site.yaml']);
+
+    await writeFixtureVipCharts(dir);
+    await writeFixtureChart(path.join(dir, 'kubernetes/helm/charts/app-1.0.0.tgz'), 'app', '1.0.0');
+    expect(await problems(dir)).toEqual([]);
   });
 });
 

@@ -1,8 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { lstat, open, rename, rm } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { InputError } from '../common/diagnostics.ts';
 import { sha256File } from '../kubernetes/release.ts';
 import { FetchError, openUrl, refuseAnswer, shownUrl, type Transport } from './http.ts';
@@ -123,16 +123,15 @@ async function fetchToPartial(o: DownloadOptions, name: string, mayResume: boole
     if (received > limit) response.destroy(new Error('too large'));
     o.onProgress?.(received, total);
   });
-  try {
-    await pipeline(response, file);
-  } catch (error) {
+  const stopped = await writeBody(response, file).catch((error: Error) => error);
+  if (stopped) {
     if (received > limit) {
       await rm(partial, { force: true });
       throw new FetchError(url.href, `${name} is larger than the ${limit} bytes allowed (refused)`);
     }
     throw new FetchError(
       url.href,
-      `the download of ${name} stopped after ${received} bytes (${(error as Error).message}); run again to resume`,
+      `the download of ${name} stopped after ${received} bytes (${stopped.message}); run again to resume`,
     );
   }
   if (!response.complete || (total !== undefined && received !== total)) {
@@ -170,6 +169,28 @@ async function finish(
   await rename(partial, o.target);
   await syncDir(path.dirname(o.target));
   return { status, bytes, sha256: actual, servedBy: shownUrl(url.href) };
+}
+
+/**
+ * Writes the body into the file. When the body stops early (a cut connection, a timeout) the bytes received
+ * before it are still written, then the file is closed: a rerun resumes from exactly what arrived (stream
+ * pipeline would destroy the file, dropping the writes still queued, all of them when the cut comes before
+ * the file is even open). Resolves with the body's error, undefined when it ended; rejects on a write error.
+ */
+function writeBody(body: IncomingMessage, file: WriteStream): Promise<Error | undefined> {
+  return new Promise((resolve, reject) => {
+    let cut: Error | undefined;
+    body.once('error', (error) => {
+      cut = error;
+      file.end();
+    });
+    file.once('error', (error) => {
+      body.destroy();
+      reject(error);
+    });
+    file.once('close', () => resolve(cut));
+    body.pipe(file);
+  });
 }
 
 async function syncDir(dir: string): Promise<void> {

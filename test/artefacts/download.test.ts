@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { type FileHandle, open, readFile, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { downloadVerified, partialName } from '../../src/artefacts/download.ts';
 import { tempDir } from '../definition/fixtures.ts';
@@ -12,7 +14,9 @@ import { tempDir } from '../definition/fixtures.ts';
 const DATA = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
 const SHA256 = createHash('sha256').update(DATA).digest('hex');
 let ranges: (string | undefined)[] = [];
-let mode: 'ranges' | 'no-ranges' | 'no-length' = 'ranges';
+let mode: 'ranges' | 'no-ranges' | 'no-length' | 'cut' = 'ranges';
+/** Called as the 'cut' answer starts, before its first byte leaves, with the socket it is cut from. */
+let onCut: (socket: Socket) => void = () => {};
 let server: http.Server;
 let url: URL;
 let work: { dir: string; remove: () => Promise<void> };
@@ -22,6 +26,12 @@ beforeAll(async () => {
   work = await tempDir('outpost-download-');
   server = http.createServer((req, res) => {
     ranges.push(req.headers.range);
+    if (mode === 'cut') {
+      // Half the file, then the connection drops at once.
+      if (res.socket) onCut(res.socket);
+      res.writeHead(200, { 'content-length': DATA.length });
+      return res.write(DATA.subarray(0, 2500), () => res.socket?.destroy());
+    }
     if (mode === 'no-length') {
       // Chunked: the size is not announced.
       res.writeHead(200);
@@ -89,6 +99,46 @@ describe('downloadVerified', () => {
     );
     await expect(stat(partialName(target))).rejects.toThrow();
     await expect(stat(target)).rejects.toThrow();
+  });
+
+  it('keeps every byte received before a cut, even when the file opens only after the cut', async () => {
+    // The partial file is opened on libuv's thread pool: every thread of it waits on a FIFO (opening it for
+    // reading blocks until a writer comes) from the moment the server answers until the client has seen the cut.
+    const fifo = path.join(work.dir, 'thread-pool-hold');
+    await execa('mkfifo', [fifo]);
+    const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    let holds: Promise<FileHandle>[] = [];
+    let cutClosed = () => {};
+    const cut = new Promise<void>((resolve) => {
+      cutClosed = resolve;
+    });
+    onCut = (socket) => {
+      holds = Array.from({ length: threads }, () => open(fifo, 'r'));
+      socket.once('close', cutClosed);
+    };
+    mode = 'cut';
+    const download = downloadVerified({ url, target, sha256: SHA256 }).catch((error: Error) => error);
+    try {
+      // Wait (at most 10 s) for the server to cut the connection, then 200 ms for the client to see the cut
+      // over loopback (it needs a loop turn or two; a slower client would only hide the fault, never fail).
+      await Promise.race([cut, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      onCut = () => {};
+      // A writer (O_RDWR never blocks on a FIFO) lets every held thread go.
+      const writer = openSync(fifo, 'r+');
+      for (const hold of holds) await (await hold).close();
+      closeSync(writer);
+    }
+    const error = await download;
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/stopped after 2500 bytes .*run again to resume/);
+    expect((await stat(partialName(target))).size, 'bytes kept in the partial file').toBe(2500);
+    expect(await readFile(partialName(target))).toEqual(DATA.subarray(0, 2500));
+    mode = 'ranges';
+    expect((await downloadVerified({ url, target, sha256: SHA256 })).status).toBe('resumed');
+    expect(ranges).toEqual([undefined, 'bytes=2500-']);
+    expect(await readFile(target)).toEqual(DATA);
   });
 
   it('leaves a correct file alone, and replaces a wrong one only with verified bytes', async () => {

@@ -298,6 +298,8 @@ kubernetes:
     expect(cut.stderr).toMatch(/run again to resume/);
     const kept = (await stat(install(`.${TARBALL}.partial`))).size;
     expect(kept).toBeGreaterThan(0);
+    // Every byte received before the cut is kept, however late the client gets to write it.
+    expect(cut.stderr).toContain(`stopped after ${kept} bytes`);
     await expect(stat(install(TARBALL))).rejects.toThrow();
 
     seen = [];

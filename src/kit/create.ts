@@ -21,7 +21,7 @@ import { findInside, readOperatorFile, walkInside } from '../common/contained-fs
 import { type Diagnostic, InputError, OperationError } from '../common/diagnostics.ts';
 import { isSafePathComponent } from '../common/names.ts';
 import { INPUT_FOLDERS } from '../definition/checks/output-image.ts';
-import { loadInventoryFiles } from '../service/inventory.ts';
+import { loadCheckedInventoryFiles } from '../service/inventory.ts';
 import type { KitFormat } from './archive.ts';
 import { stripSecrets } from './inventory-secrets.ts';
 import {
@@ -277,9 +277,7 @@ async function imageSources(images: string[]): Promise<Source[]> {
 /** The inventory files, checked as `outpost hosts import` checks them, without their credentials. */
 function inventorySources(inventories: string[]): { sources: Source[]; secretsNeeded: SecretNeeded[] } {
   if (inventories.length === 0) return { sources: [], secretsNeeded: [] };
-  const loaded = loadInventoryFiles(inventories);
-  if (loaded.diagnostics.length)
-    throw new InputError(`the inventory has ${loaded.diagnostics.length} problem(s):`, loaded.diagnostics);
+  const loaded = loadCheckedInventoryFiles(inventories);
   const names = new Set<string>();
   const files = inventories.map((file) => {
     const name = `${KIT_DIRS.inventory}/${path.basename(file)}`;
@@ -287,7 +285,7 @@ function inventorySources(inventories: string[]): { sources: Source[]; secretsNe
       throw new InputError(`--inventory ${file}: each inventory file needs its own plain file name`);
     names.add(name);
     const dir = path.dirname(path.resolve(file));
-    // loadInventoryFiles read these already: reading them again here cannot fail but for a race.
+    // loadCheckedInventoryFiles read these already: reading them again here cannot fail but for a race.
     const text = readTextSync(file);
     return { name, text, readFile: (f: string) => readTextSync(path.resolve(dir, f)) };
   });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Diagnostic } from '../common/diagnostics.ts';
+import { type Diagnostic, InputError } from '../common/diagnostics.ts';
 import { type Environment, type YamlCursor, YamlSource } from '../common/yaml-cursor.ts';
 import { bmcIdentity, hostCursors } from './inventory-fields.ts';
 import { readMetal3Inventory } from './inventory-metal3.ts';
@@ -41,6 +41,20 @@ export function loadInventoryFiles(files: string[], env: Environment = process.e
     diagnostics: [...diagnostics, ...result.diagnostics],
     hosts: diagnostics.length ? [] : result.hosts,
   };
+}
+
+/**
+ * The same, for commands that go on only with a clean inventory: any problem is an InputError listing them
+ * all (exit 2), so `hosts import`, `kit create`, `appliance` and `preflight` refuse it in the same words.
+ */
+export function loadCheckedInventoryFiles(files: string[], env: Environment = process.env): InventoryResult {
+  const inventory = loadInventoryFiles(files, env);
+  if (inventory.diagnostics.length)
+    throw new InputError(
+      `the inventory has ${inventory.diagnostics.length} problem(s):`,
+      inventory.diagnostics,
+    );
+  return inventory;
 }
 
 export interface InventoryInput {

@@ -116,14 +116,8 @@ async function run(program: Command, opts: ApplianceCommandOptions): Promise<voi
  */
 async function readInventory(files: string[]): Promise<string | undefined> {
   if (!files.length) return undefined;
-  const { loadInventoryFiles } = await import('../../service/inventory.ts');
-  const inventory = loadInventoryFiles(files);
-  if (inventory.diagnostics.length) {
-    throw new InputError(
-      `the inventory has ${inventory.diagnostics.length} problem(s):`,
-      inventory.diagnostics,
-    );
-  }
+  const { loadCheckedInventoryFiles } = await import('../../service/inventory.ts');
+  const inventory = loadCheckedInventoryFiles(files);
   return stringify({ hosts: inventory.hosts.map(toWire) });
 }
 

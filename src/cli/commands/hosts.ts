@@ -110,14 +110,8 @@ retried are printed as they come and the wait goes on.`,
   )
     .argument('<files...>', 'inventory files (a BareMetalHost may name a Secret in another file)')
     .action(async (files: string[], opts: ClientOptions) => {
-      const { loadInventoryFiles } = await import('../../service/inventory.ts');
-      const inventory = loadInventoryFiles(files);
-      if (inventory.diagnostics.length) {
-        throw new InputError(
-          `the inventory has ${inventory.diagnostics.length} problem(s):`,
-          inventory.diagnostics,
-        );
-      }
+      const { loadCheckedInventoryFiles } = await import('../../service/inventory.ts');
+      const inventory = loadCheckedInventoryFiles(files);
       const result = await call(clientOf(opts), (c) =>
         c.request<{ created: string[]; updated: string[]; unchanged: string[] }>('POST', '/hosts', {
           hosts: inventory.hosts.map(toWire),

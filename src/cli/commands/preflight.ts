@@ -56,10 +56,8 @@ Thresholds and what each check does: docs/air-gap.md.`,
       });
       let bmcs: BmcTarget[] = [];
       if (opts.inventory) {
-        const { loadInventoryFiles } = await import('../../service/inventory.ts');
-        const inventory = loadInventoryFiles(opts.inventory, process.env);
-        if (inventory.diagnostics.length)
-          throw new InputError('the inventory has problems:', inventory.diagnostics);
+        const { loadCheckedInventoryFiles } = await import('../../service/inventory.ts');
+        const inventory = loadCheckedInventoryFiles(opts.inventory);
         bmcs = inventory.hosts.map((h) => ({ host: h.spec.name, address: h.spec.bmc.address }));
       }
       const { evaluate, exitCode, gatherFacts, THRESHOLDS } = await import('../../preflight/index.ts');

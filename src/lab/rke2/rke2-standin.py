@@ -848,16 +848,6 @@ def readiness(scanner, cni):
     return True, 'kubelet is posting ready status'
 
 
-def seconds_since(stamp):
-    """Seconds since an RFC 3339 time (whole seconds are enough for grace periods); a missing or bad one is
-    treated as long ago."""
-    try:
-        then = datetime.datetime.strptime((stamp or '')[:19], '%Y-%m-%dT%H:%M:%S')
-    except (ValueError, TypeError):
-        return float('inf')
-    return time.time() - then.replace(tzinfo=datetime.timezone.utc).timestamp()
-
-
 def node_conditions(ready, message, previous=None):
     stamp = now_rfc3339()
     old = {c['type']: c for c in (previous or [])}
@@ -1233,7 +1223,7 @@ class Cluster:
                 # too, not only the lease: a node back from a power loss posts Ready before it renews its lease.
                 heartbeats = [renewed] + [c.get('lastHeartbeatTime', '') for c in conds
                                           if c.get('type') == 'Ready' and c.get('status') != 'Unknown']
-                age = min(seconds_since(stamp) for stamp in heartbeats)
+                age = time.time() - max(parse_time(stamp) for stamp in heartbeats)
                 if age > self.config['_node_grace_seconds'] and any(c['type'] == 'Ready' and c['status'] != 'Unknown' for c in conds):
                     status = copy.deepcopy(other['status'])
                     for c in status['conditions']:
@@ -1817,7 +1807,7 @@ def run_kubelet(client, config, role, stopping):
             lease = {'apiVersion': 'coordination.k8s.io/v1', 'kind': 'Lease',
                      'metadata': {'name': client.name, 'namespace': 'kube-node-lease'},
                      'spec': {'holderIdentity': client.name, 'leaseDurationSeconds': NODE_GRACE_SECONDS,
-                              'renewTime': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}}
+                              'renewTime': micro_time()}}
             code, _ = client.call('PATCH', lease_path, {'spec': lease['spec']}, 'application/merge-patch+json')
             if code == 404:
                 client.call('POST', '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', lease)

@@ -22,6 +22,11 @@ const withOs = (os: string) =>
   BASE_DEFINITION.replace(/operatingSystem:\n[\s\S]*$/, `operatingSystem:\n${os}`);
 const withKubernetes = (k8s: string, apiVersion = '1.3') =>
   `${BASE_DEFINITION.replace('apiVersion: 1.3', `apiVersion: ${apiVersion}`)}kubernetes:\n  version: v1.32.4+rke2r1\n${k8s}`;
+/** A kubernetes section with these Helm chart entries, all from one https repository named `repo`. */
+const charts = (list: string) =>
+  withKubernetes(
+    `  helm:\n    charts:\n${list}    repositories:\n      - name: repo\n        url: https://charts.example\n`,
+  );
 
 function allPositioned(lines: string[]): void {
   for (const line of lines) expect(line).toMatch(POSITIONED);
@@ -442,10 +447,6 @@ describe("Edge Image Builder's Kubernetes rules", () => {
     }
   });
 
-  const charts = (list: string) =>
-    withKubernetes(
-      `  helm:\n    charts:\n${list}    repositories:\n      - name: repo\n        url: https://charts.example\n`,
-    );
   const chart = (fields: string) => `      - repositoryName: repo\n${fields}`;
 
   it('refuses empty chart names and versions and a releaseName that is another chart name', async () => {
@@ -503,10 +504,6 @@ describe("Edge Image Builder's Kubernetes rules", () => {
 });
 
 describe("validate refuses what the build's Kubernetes step refuses, positioned", () => {
-  const charts = (list: string) =>
-    withKubernetes(
-      `  helm:\n    charts:\n${list}    repositories:\n      - name: repo\n        url: https://charts.example\n`,
-    );
   const strip = (lines: string[]) => lines.map((l) => l.replace(/:\d+:\d+: /, ': '));
 
   it('K3s', async () => {

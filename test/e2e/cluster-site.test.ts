@@ -12,6 +12,7 @@ import {
   provisionFigures,
   runClusterTrial,
 } from '../../src/trial/index.ts';
+import { tail } from '../support/serial-vm.ts';
 import { copyExampleConfigDir } from './support/example-image.ts';
 
 /*
@@ -43,8 +44,7 @@ function serialTails(hosts: readonly { name: string; serialLog?: string }[], lin
     .map((h) => {
       let text = '(no serial log)';
       try {
-        if (h.serialLog)
-          text = readFileSync(h.serialLog, 'utf8').replaceAll('\r', '').split('\n').slice(-lines).join('\n');
+        if (h.serialLog) text = tail(readFileSync(h.serialLog, 'utf8').replaceAll('\r', ''), lines);
       } catch (e) {
         text = `(serial log unreadable: ${(e as Error).message})`;
       }

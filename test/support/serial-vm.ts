@@ -111,6 +111,7 @@ export class SerialVm {
   }
 }
 
-function tail(text: string, lines = 25): string {
+/** The last lines of a console text, for failure messages. */
+export function tail(text: string, lines = 25): string {
   return text.split('\n').slice(-lines).join('\n');
 }

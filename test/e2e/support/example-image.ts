@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { type BuildReport, buildImage } from '../../../src/build/build-image.ts';
 import { ensureDebianBaseImage } from '../../fixtures/base-images.ts';
-import { SerialVm, type SerialVmOptions } from '../../support/serial-vm.ts';
+import { SerialVm, type SerialVmOptions, tail } from '../../support/serial-vm.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 const startCheckScript = path.join(import.meta.dirname, '95-start-check.sh');
@@ -111,9 +111,7 @@ export async function bootUntilChecked(
     const serial = await vm.waitFor(/OUTPOST-CHECK end=1|outpost-firstboot: FAILED/, timeoutMs);
     if (!expectFailure && /outpost-firstboot: FAILED/.test(serial)) {
       await new Promise((r) => setTimeout(r, 2000));
-      throw new Error(
-        `${vmOptions.name}: first boot failed; serial tail:\n${vm.serial().split('\n').slice(-60).join('\n')}`,
-      );
+      throw new Error(`${vmOptions.name}: first boot failed; serial tail:\n${tail(vm.serial(), 60)}`);
     }
     await vm.waitForExit(120_000);
     const seconds = (performance.now() - started) / 1000;

@@ -472,6 +472,11 @@ describe('rke2 server (stand-in) on loopback', () => {
       ['cni: weave\n', "cni: unsupported value 'weave'"],
       ['write-kubeconfig-mode: rw\n', "write-kubeconfig-mode: 'rw' is not a file mode"],
       ['node-label: ["bad label=x"]\nserver: https://127.0.0.1:1\ntoken: t\n', 'node-label: invalid label'],
+      [
+        'kube-controller-manager-arg: [node-monitor-grace-period=soon]\n',
+        'node-monitor-grace-period=soon is not a duration like 40s',
+      ],
+      ['kube-controller-manager-arg: [node-monitor-grace-period=0s]\n', 'node-monitor-grace-period=0s'],
     ];
     for (const [config, message] of cases) {
       const root = await mkdtemp(path.join(dir, 'bad-config-'));
